@@ -1,0 +1,181 @@
+"""Child side: running a command through a local process (``connection=local`` / ``docker``).
+
+The command runs in its own session so a terminal Ctrl-C never reaches it directly (the
+parent decides what an interrupt means) and so the worker can kill the whole process group
+on a deadline or when the pool terminates it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import selectors
+import signal
+import subprocess
+import time
+
+from hostpool.models import HostResult, Status, Target
+from hostpool.output import STDERR, STDOUT, Output
+
+_current: subprocess.Popen[bytes] | None = None
+
+
+def kill_current() -> None:
+    """Called from the worker's SIGTERM handler: no orphaned commands after terminate()."""
+    proc = _current
+    if proc is not None and proc.poll() is None:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            return
+
+
+def docker_state(container: str, timeout: float) -> str | None:
+    """Why a container cannot take an exec (None when it can).
+
+    A missing engine or container is 'unreachable', like a refused SSH port."""
+    try:
+        proc = subprocess.run(
+            ["docker", "inspect", "--type", "container", "--format", "{{json .State}}", container],
+            capture_output=True,
+            timeout=timeout,
+            stdin=subprocess.DEVNULL,
+            check=False,
+        )
+    except FileNotFoundError:
+        return "docker CLI not found"
+    except subprocess.TimeoutExpired:
+        return "docker inspect timed out"
+    if proc.returncode != 0:
+        msg = proc.stderr.decode("utf-8", "replace").strip().splitlines()
+        return msg[-1] if msg else f"no such container: {container}"
+    state = json.loads(proc.stdout or b"{}")
+    if state.get("Paused"):
+        return f"container {container} is paused"
+    if not state.get("Running"):
+        return f"container {container} is not running ({state.get('Status', 'unknown')})"
+    return None
+
+
+def argv_for(target: Target, command: str) -> list[str]:
+    if target.connection == "docker":
+        argv = ["docker", "exec"]
+        if target.user:
+            argv += ["--user", target.user]
+        # "--" keeps a container named like an option from being read as one.
+        return [*argv, "--", target.address, "/bin/sh", "-c", command]
+    return ["/bin/sh", "-c", command]
+
+
+def run_local(
+    target: Target,
+    command: str,
+    out: Output,
+    *,
+    connect_timeout: float,
+    command_timeout: float | None,
+) -> HostResult:
+    """Run ``command`` for ``target``; never raises for the command's own failures."""
+    global _current
+    start = time.monotonic()
+    if target.connection == "docker":
+        problem = docker_state(target.address, connect_timeout)
+        if problem:
+            return HostResult(
+                host=target.name,
+                status=Status.UNREACHABLE,
+                error=problem,
+                duration=time.monotonic() - start,
+                address=target.address,
+            )
+    proc = subprocess.Popen(
+        argv_for(target, command),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+    _current = proc
+    try:
+        timed_out = _pump(proc, out, command_timeout, start)
+    finally:
+        _current = None
+    stdout, stderr = out.finish()
+    duration = time.monotonic() - start
+    if timed_out:
+        return HostResult(
+            host=target.name,
+            started=True,
+            status=Status.TIMEOUT,
+            stdout=stdout,
+            stderr=stderr,
+            error=f"command did not finish within {command_timeout:g}s",
+            duration=duration,
+            truncated=out.truncated,
+            address=target.address,
+        )
+    rc = proc.returncode
+    if rc < 0:
+        error = f"killed by signal {-rc}"
+        rc = 128 - rc
+    else:
+        error = out.sudo_error
+    status = Status.OK if rc == 0 else Status.FAILED
+    return HostResult(
+        host=target.name,
+        started=True,
+        status=status,
+        exit_code=rc,
+        stdout=stdout,
+        stderr=stderr,
+        error=error if status is not Status.OK else "",
+        duration=duration,
+        truncated=out.truncated,
+        address=target.address,
+    )
+
+
+def _pump(
+    proc: subprocess.Popen[bytes], out: Output, command_timeout: float | None, start: float
+) -> bool:
+    """Drain both pipes together until EOF; True when the deadline killed the command."""
+    assert proc.stdout and proc.stderr and proc.stdin
+    deadline = start + command_timeout if command_timeout else None
+    sel = selectors.DefaultSelector()
+    sel.register(proc.stdout, selectors.EVENT_READ, STDOUT)
+    sel.register(proc.stderr, selectors.EVENT_READ, STDERR)
+    stdin_open = True
+    try:
+        while sel.get_map():
+            if stdin_open and out.close_stdin:
+                proc.stdin.close()
+                stdin_open = False
+            wait = None if deadline is None else max(0.0, deadline - time.monotonic())
+            if deadline is not None and wait == 0.0:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+                return True
+            for key, _ in sel.select(min(wait, 0.5) if wait is not None else 0.5):
+                data = os.read(key.fd, 65536)
+                if not data:
+                    sel.unregister(key.fileobj)
+                    continue
+                reply = out.feed(key.data, data)
+                if reply and stdin_open:
+                    try:
+                        proc.stdin.write(reply)
+                        proc.stdin.flush()
+                    except BrokenPipeError:
+                        stdin_open = False
+        if stdin_open:
+            proc.stdin.close()
+        remaining = None if deadline is None else max(0.01, deadline - time.monotonic())
+        try:
+            proc.wait(timeout=remaining)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+            return True
+        return False
+    finally:
+        sel.close()

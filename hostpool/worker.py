@@ -1,0 +1,544 @@
+"""Child side: the pool initializer, each worker's SSH state, and the task function.
+
+This is the only module (with sftp.py) that imports paramiko.  Nothing here ever raises
+across the process boundary: ``run_task`` turns every outcome into a ``HostResult`` of
+builtins, because a paramiko exception may not pickle (``BadHostKeyException``) or may
+not rebuild, and either leaves ``multiprocessing.Pool`` waiting forever.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import select
+import signal
+import socket
+import sys
+import threading
+import time
+import traceback
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import paramiko
+
+from hostpool import localexec
+from hostpool.models import Connection, HostKeyPolicy, HostResult, SSHOptions, Status, Target, Task
+from hostpool.output import STDERR, STDOUT, EventSink, Output
+from hostpool.shell import SudoWrap, compose
+
+# Cheapest first: curve25519 kex and ed25519 keys dominate the per-host CPU cost.
+PREFERRED_KEX = (
+    "curve25519-sha256",
+    "curve25519-sha256@libssh.org",
+    "ecdh-sha2-nistp256",
+    "diffie-hellman-group14-sha256",
+    "diffie-hellman-group16-sha512",
+    "diffie-hellman-group-exchange-sha256",
+)
+PREFERRED_CIPHERS = ("aes128-ctr", "aes256-ctr", "aes128-gcm@openssh.com", "aes256-gcm@openssh.com")
+PREFERRED_MACS = ("hmac-sha2-256-etm@openssh.com", "hmac-sha2-256", "hmac-sha2-512")
+DEFAULT_IDENTITIES = ("id_ed25519", "id_ecdsa", "id_rsa")
+
+
+class HandshakeFailure(Exception):
+    """Internal to this module: a classified failure raised inside the handshake steps."""
+
+    def __init__(self, status: Status, message: str) -> None:
+        super().__init__(status, message)
+        self.status = status
+        self.message = message
+
+
+@dataclass
+class _Connection:
+    key: tuple[str, int, str, tuple[str, ...]]
+    transport: paramiko.Transport
+
+
+@dataclass
+class WorkerState:
+    """Per-process SSH state built once by the initializer and reused by every task."""
+
+    options: SSHOptions
+    events: EventSink | None
+    host_keys: paramiko.HostKeys
+    pkeys: dict[str, paramiko.PKey | str] = field(default_factory=dict)
+    agent_keys: tuple[paramiko.AgentKey, ...] | None = None
+    slot: _Connection | None = None  # one connection per worker, kept for the next task
+
+
+_state: WorkerState | None = None
+
+
+def init_worker(options: SSHOptions, events: EventSink | None = None) -> None:
+    """Pool initializer: signal policy plus the SSH state every task of this worker shares.
+
+    SIGINT is ignored because the parent owns Ctrl-C; SIGTERM (pool.terminate) kills any
+    local command group first so terminate leaves nothing running behind.
+    """
+    global _state
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, _on_sigterm)
+    _state = WorkerState(options=options, events=events, host_keys=load_host_keys(options))
+
+
+def _on_sigterm(signum: int, frame: Any) -> None:
+    localexec.kill_current()
+    os._exit(128 + signum)
+
+
+def load_host_keys(options: SSHOptions) -> paramiko.HostKeys:
+    keys = paramiko.HostKeys()
+    files = options.known_hosts or (str(Path("~/.ssh/known_hosts").expanduser()),)
+    for name in files:
+        path = Path(name).expanduser()
+        if path.is_file():
+            keys.load(str(path))
+    return keys
+
+
+def run_task(task: Task) -> HostResult:
+    """The pool's task function.  Returns a record for every outcome, never raises."""
+    state = _state
+    start = time.monotonic()
+    target = task.target
+    try:
+        if state is None:
+            raise RuntimeError("worker used without init_worker")
+        if state.events is not None:
+            state.events.put(("start", task.seq, task.attempt, os.getpid()))
+        result = _dispatch(state, task)
+    except BaseException as exc:
+        status, message = classify(exc)
+        result = HostResult(host=target.name, status=status, error=message, address=target.address)
+    return _finalise(result, task, start)
+
+
+def _finalise(result: HostResult, task: Task, start: float) -> HostResult:
+    return replace(
+        result,
+        duration=time.monotonic() - start,
+        attempts=task.attempt,
+        worker_pid=os.getpid(),
+        address=task.target.address,
+    )
+
+
+def _dispatch(state: WorkerState, task: Task) -> HostResult:
+    target = task.target
+    opts = state.options
+    sudo = SudoWrap(with_password=opts.sudo_password is not None) if opts.sudo else None
+    out = Output(
+        opts.output_limit,
+        sudo=sudo,
+        password=opts.sudo_password,
+        events=state.events if opts.stream else None,
+        seq=task.seq,
+        host=target.name,
+    )
+    command = compose(task.command, opts.env, sudo)
+    if target.connection in (Connection.LOCAL, Connection.DOCKER):
+        return localexec.run_local(
+            target,
+            command,
+            out,
+            connect_timeout=opts.connect_timeout,
+            command_timeout=opts.command_timeout,
+        )
+    if task.kind != "exec":
+        from hostpool import sftp
+
+        transport, new_key = _connected(state, target)
+        return sftp.run_transfer(transport, task, new_key)
+    return _run_ssh(state, target, command, out)
+
+
+# -- connection ---------------------------------------------------------------------------
+def _connected(state: WorkerState, target: Target) -> tuple[paramiko.Transport, Any]:
+    """The worker's single connection slot: reuse it for the same host, else replace it."""
+    key = (target.address, target.port, target.user or "", target.key_files)
+    slot = state.slot
+    if slot is not None:
+        if slot.key == key and slot.transport.is_active() and state.options.reuse_connections:
+            return slot.transport, None
+        slot.transport.close()
+        state.slot = None
+    transport, new_key = connect(state, target)
+    state.slot = _Connection(key=key, transport=transport)
+    return transport, new_key
+
+
+def _drop_slot(state: WorkerState) -> None:
+    if state.slot is not None:
+        state.slot.transport.close()
+        state.slot = None
+
+
+def connect(state: WorkerState, target: Target) -> tuple[paramiko.Transport, Any]:
+    """TCP, banner, key exchange, host key check, auth: each step bounded by connect_timeout."""
+    timeout = state.options.connect_timeout
+    sock = _open_socket(target, timeout)
+    try:
+        _await_banner(sock, timeout)
+        transport = paramiko.Transport(sock)
+    except BaseException:
+        sock.close()
+        raise
+    try:
+        transport.banner_timeout = timeout
+        transport.handshake_timeout = timeout
+        transport.auth_timeout = timeout
+        _prefer_algorithms(transport, state.host_keys, target)
+        event = threading.Event()
+        transport.start_client(event=event, timeout=timeout)
+        if not event.wait(timeout):
+            raise HandshakeFailure(
+                Status.TIMEOUT, f"key exchange did not finish within {timeout:g}s"
+            )
+        if not transport.is_active():
+            exc = transport.get_exception()
+            raise exc if exc is not None else paramiko.SSHException("key exchange failed")
+        new_key = _check_host_key(state, target, transport.get_remote_server_key())
+        _authenticate(state, target, transport)
+    except BaseException:
+        transport.close()
+        raise
+    return transport, new_key
+
+
+def _open_socket(target: Target, timeout: float) -> socket.socket:
+    if target.proxy_jump:
+        raise HandshakeFailure(
+            Status.ERROR, f"ProxyJump {target.proxy_jump!r} is not supported by this worker yet"
+        )
+    try:
+        sock = socket.create_connection((target.address, target.port), timeout=timeout)
+    except TimeoutError as exc:
+        raise HandshakeFailure(
+            Status.TIMEOUT, f"TCP connect to {target.address}:{target.port} timed out"
+        ) from exc
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return sock
+
+
+def _await_banner(sock: socket.socket, timeout: float) -> None:
+    """Peek for the server's first bytes so a silent port says 'no banner', not 'EOF'."""
+    sock.settimeout(timeout)
+    try:
+        first = sock.recv(4, socket.MSG_PEEK)
+    except TimeoutError as exc:
+        raise HandshakeFailure(
+            Status.TIMEOUT, f"no SSH banner within {timeout:g}s (port open but silent)"
+        ) from exc
+    if not first:
+        raise HandshakeFailure(Status.UNREACHABLE, "connection closed before the SSH banner")
+
+
+def _host_key_names(target: Target) -> list[str]:
+    if target.port == 22:
+        return [target.address]
+    return [f"[{target.address}]:{target.port}"]
+
+
+def _prefer_algorithms(
+    transport: paramiko.Transport, keys: paramiko.HostKeys, target: Target
+) -> None:
+    """Ask for the host key type we already know (as OpenSSH does), and cheap algorithms."""
+    opts = transport.get_security_options()
+    kex = tuple(k for k in PREFERRED_KEX if k in opts.kex)
+    opts.kex = kex + tuple(k for k in opts.kex if k not in kex)
+    ciphers = tuple(c for c in PREFERRED_CIPHERS if c in opts.ciphers)
+    opts.ciphers = ciphers + tuple(c for c in opts.ciphers if c not in ciphers)
+    macs = tuple(m for m in PREFERRED_MACS if m in opts.digests)
+    opts.digests = macs + tuple(m for m in opts.digests if m not in macs)
+    known: list[str] = []
+    for name in _host_key_names(target):
+        entry = keys.lookup(name)
+        if entry:
+            known.extend(entry.keys())
+    if known:
+        first = tuple(k for k in opts.key_types if k in known)
+        if first:
+            opts.key_types = first + tuple(k for k in opts.key_types if k not in first)
+
+
+def _check_host_key(
+    state: WorkerState, target: Target, key: paramiko.PKey
+) -> tuple[str, str, str] | None:
+    """Apply the host key policy; returns the key to learn (accept-new) for the parent to write."""
+    policy = state.options.host_key_policy
+    names = _host_key_names(target)
+    if policy is HostKeyPolicy.IGNORE:
+        return None
+    fingerprint = key.fingerprint
+    for name in names:
+        entry = state.host_keys.lookup(name)
+        if entry is None:
+            continue
+        known = entry.get(key.get_name())
+        if known is not None and known == key:
+            return None
+        if known is not None or entry:
+            raise HandshakeFailure(
+                Status.HOSTKEY,
+                f"host key for {name} does not match known_hosts "
+                f"(server offered {key.get_name()} {fingerprint}); possible man-in-the-middle",
+            )
+    if policy is HostKeyPolicy.ACCEPT_NEW:
+        return (names[0], key.get_name(), key.get_base64())
+    raise HandshakeFailure(
+        Status.HOSTKEY,
+        f"unknown host key for {names[0]} ({key.get_name()} {fingerprint}); "
+        "add it to known_hosts or run with --accept-new",
+    )
+
+
+def _authenticate(state: WorkerState, target: Target, transport: paramiko.Transport) -> None:
+    user = target.user or _local_user()
+    tried: list[str] = []
+    errors: list[str] = []
+    for label, pkey in _candidate_keys(state, target):
+        if isinstance(pkey, str):
+            errors.append(f"{label}: {pkey}")
+            continue
+        tried.append(label)
+        try:
+            transport.auth_publickey(user, pkey)
+        except paramiko.AuthenticationException as exc:
+            if isinstance(exc, paramiko.BadAuthenticationType):
+                allowed = ",".join(exc.allowed_types)
+                raise HandshakeFailure(
+                    Status.AUTH,
+                    f"server does not accept public keys for {user} (allows: {allowed})",
+                ) from exc
+            continue
+        if transport.is_authenticated():
+            return
+    detail = f"tried {', '.join(tried)}" if tried else "no usable key"
+    if errors:
+        detail += "; " + "; ".join(errors)
+    raise HandshakeFailure(Status.AUTH, f"authentication failed for {user}: {detail}")
+
+
+def _candidate_keys(state: WorkerState, target: Target) -> list[tuple[str, paramiko.PKey | str]]:
+    """Explicit keys first, then the agent, then default identities (OpenSSH's order)."""
+    opts = state.options
+    found: list[tuple[str, paramiko.PKey | str]] = []
+    for path in target.key_files:
+        found.append((path, _load_key(state, path)))
+    if opts.allow_agent and os.environ.get("SSH_AUTH_SOCK"):
+        if state.agent_keys is None:
+            try:
+                state.agent_keys = tuple(paramiko.Agent().get_keys())
+            except (paramiko.SSHException, OSError):
+                state.agent_keys = ()
+        found.extend((f"agent:{k.get_name()}", k) for k in state.agent_keys)
+    if opts.look_for_keys and not target.key_files:
+        home = Path("~/.ssh").expanduser()
+        for name in DEFAULT_IDENTITIES:
+            identity = home / name
+            if identity.is_file():
+                loaded = _load_key(state, str(identity))
+                if not isinstance(loaded, str):
+                    found.append((str(identity), loaded))
+    return found
+
+
+def _load_key(state: WorkerState, path: str) -> paramiko.PKey | str:
+    """Parse each key file once per worker; a parse error is remembered as its message."""
+    cached = state.pkeys.get(path)
+    if cached is not None:
+        return cached
+    loaded: paramiko.PKey | str
+    try:
+        loaded = paramiko.PKey.from_path(Path(path).expanduser())
+    except paramiko.PasswordRequiredException:
+        loaded = "key is encrypted; load it into ssh-agent"
+    except FileNotFoundError:
+        loaded = "key file not found"
+    except (paramiko.SSHException, OSError, ValueError) as exc:
+        loaded = f"cannot load key: {exc}"
+    state.pkeys[path] = loaded
+    return loaded
+
+
+def _local_user() -> str:
+    import getpass
+
+    return getpass.getuser()
+
+
+# -- command ------------------------------------------------------------------------------
+def _run_ssh(state: WorkerState, target: Target, command: str, out: Output) -> HostResult:
+    opts = state.options
+    reused = state.slot is not None
+    transport, new_key = _connected(state, target)
+    try:
+        channel = transport.open_session(timeout=opts.connect_timeout)
+    except (paramiko.SSHException, EOFError, OSError):
+        if not reused:
+            raise
+        # The kept connection went stale between tasks: one fresh attempt.
+        _drop_slot(state)
+        transport, new_key = _connected(state, target)
+        channel = transport.open_session(timeout=opts.connect_timeout)
+    start = time.monotonic()
+    try:
+        channel.exec_command(command)
+        timed_out = _pump_channel(channel, out, opts.command_timeout, start)
+        stdout, stderr = out.finish()
+        if timed_out:
+            _drop_slot(state)  # the remote command may still be running on it
+            return HostResult(
+                host=target.name,
+                started=True,
+                status=Status.TIMEOUT,
+                stdout=stdout,
+                stderr=stderr,
+                error=f"command did not finish within {opts.command_timeout:g}s",
+                truncated=out.truncated,
+                new_host_key=new_key,
+            )
+        transport_alive = channel.get_transport() is not None and transport.is_active()
+        if not channel.exit_status_ready() or (
+            channel.exit_status == -1 and not transport_alive
+        ):
+            # paramiko reports a dropped connection as exit status -1 on a dead transport.
+            _drop_slot(state)
+            return HostResult(
+                host=target.name,
+                started=True,
+                status=Status.UNREACHABLE,
+                stdout=stdout,
+                stderr=stderr,
+                error="connection lost before the command finished",
+                truncated=out.truncated,
+                new_host_key=new_key,
+            )
+        rc = channel.recv_exit_status()
+    finally:
+        channel.close()
+    if rc == -1:
+        return HostResult(
+            host=target.name,
+            started=True,
+            status=Status.FAILED,
+            stdout=stdout,
+            stderr=stderr,
+            error="remote command was killed by a signal",
+            truncated=out.truncated,
+            new_host_key=new_key,
+        )
+    status = Status.OK if rc == 0 else Status.FAILED
+    return HostResult(
+        host=target.name,
+        started=True,
+        status=status,
+        exit_code=rc,
+        stdout=stdout,
+        stderr=stderr,
+        error=out.sudo_error if status is Status.FAILED else "",
+        truncated=out.truncated,
+        new_host_key=new_key,
+    )
+
+
+def _pump_channel(
+    channel: paramiko.Channel, out: Output, command_timeout: float | None, start: float
+) -> bool:
+    """Drain stdout and stderr together until EOF on both; True when the deadline passed.
+
+    Reading one stream to EOF before the other deadlocks once the other fills the window.
+    """
+    deadline = start + command_timeout if command_timeout else None
+    stdin_open = True
+    fd = channel.fileno()
+    while True:
+        if stdin_open and out.close_stdin:
+            channel.shutdown_write()
+            stdin_open = False
+        drained = False
+        while channel.recv_ready():
+            drained = True
+            reply = out.feed(STDOUT, channel.recv(65536))
+            if reply and stdin_open:
+                channel.sendall(reply)
+        while channel.recv_stderr_ready():
+            drained = True
+            reply = out.feed(STDERR, channel.recv_stderr(65536))
+            if reply and stdin_open:
+                channel.sendall(reply)
+        if drained:
+            continue
+        if channel.eof_received and not channel.recv_ready() and not channel.recv_stderr_ready():
+            break
+        if channel.closed or not channel.get_transport().is_active():
+            break
+        wait = 1.0
+        if deadline is not None:
+            wait = deadline - time.monotonic()
+            if wait <= 0:
+                return True
+            wait = min(wait, 1.0)
+        select.select([fd], [], [], wait)
+    # Both streams ended; the exit status follows within the same transport turn.
+    while not channel.exit_status_ready():
+        if not channel.get_transport().is_active():
+            break
+        wait = 1.0
+        if deadline is not None:
+            wait = deadline - time.monotonic()
+            if wait <= 0:
+                return True
+        channel.status_event.wait(min(wait, 1.0))
+    return False
+
+
+# -- classification -----------------------------------------------------------------------
+def classify(exc: BaseException) -> tuple[Status, str]:
+    """One ordered mapping from any transport failure to a status and a readable message."""
+    if isinstance(exc, HandshakeFailure):
+        return exc.status, exc.message
+    if isinstance(exc, paramiko.BadHostKeyException):
+        return Status.HOSTKEY, f"host key mismatch: {exc}"
+    if isinstance(exc, paramiko.AuthenticationException):
+        return Status.AUTH, f"authentication failed: {exc}"
+    if isinstance(exc, TimeoutError | socket.timeout):
+        return Status.TIMEOUT, f"timed out: {exc or type(exc).__name__}"
+    if isinstance(exc, socket.gaierror):
+        return Status.UNREACHABLE, f"cannot resolve host name: {exc.strerror or exc}"
+    if isinstance(exc, ConnectionRefusedError):
+        return Status.UNREACHABLE, "connection refused"
+    if isinstance(exc, paramiko.ssh_exception.NoValidConnectionsError):
+        return Status.UNREACHABLE, str(exc)
+    if isinstance(exc, OSError) and exc.errno in (
+        errno.EHOSTUNREACH,
+        errno.ENETUNREACH,
+        errno.ECONNRESET,
+        errno.ECONNABORTED,
+        errno.EPIPE,
+    ):
+        return Status.UNREACHABLE, f"connection failed: {exc.strerror or exc}"
+    if isinstance(exc, EOFError):
+        return Status.UNREACHABLE, "connection closed by the server"
+    if isinstance(exc, paramiko.SSHException):
+        text = str(exc)
+        if "banner" in text.lower() and "timed out" in text.lower():
+            return Status.TIMEOUT, text
+        if "Error reading SSH protocol banner" in text or "closed" in text.lower():
+            return Status.UNREACHABLE, text
+        return Status.ERROR, f"ssh: {text}"
+    if isinstance(exc, OSError):
+        return Status.UNREACHABLE, f"connection failed: {exc.strerror or exc}"
+    if isinstance(exc, KeyboardInterrupt):
+        return Status.INTERRUPTED, "interrupted"
+    where = traceback.extract_tb(exc.__traceback__)[-1:] if exc.__traceback__ else []
+    at = f" (at {Path(where[0].filename).name}:{where[0].lineno})" if where else ""
+    return Status.ERROR, f"{type(exc).__name__}: {exc}{at}"
+
+
+__all__ = ["classify", "init_worker", "run_task"]
+if sys.platform == "win32":  # pragma: no cover
+    raise ImportError("hostpool workers need a POSIX platform")

@@ -1,0 +1,117 @@
+"""Unit tests with fakes: error pickling, exit-code policy, sanitising, output collection."""
+
+from __future__ import annotations
+
+import pickle
+
+import pytest
+
+import hostpool.errors as errors
+from hostpool.models import HostResult, Status
+from hostpool.output import STDERR, STDOUT, Output
+from hostpool.report import Report, sanitize
+from hostpool.shell import SudoWrap, compose, parse_env
+
+
+def _all_subclasses(cls: type) -> list[type]:
+    out = []
+    for sub in cls.__subclasses__():
+        out += [sub, *_all_subclasses(sub)]
+    return out
+
+
+SAMPLE_ARGS = {
+    errors.InventoryError: ("inv.ini", 3, "bad"),
+    errors.PatternError: ("web:&", "bad"),
+    errors.HostFailures: (("a", "b"), "2 failed"),
+}
+
+
+@pytest.mark.parametrize("cls", [errors.HostpoolError, *_all_subclasses(errors.HostpoolError)])
+def test_every_error_round_trips_through_pickle(cls: type) -> None:
+    exc = cls(*SAMPLE_ARGS.get(cls, ("message",)))
+    again = pickle.loads(pickle.dumps(exc))
+    assert type(again) is cls
+    assert str(again) == str(exc)
+
+
+def test_inventory_error_renders_file_line() -> None:
+    assert str(errors.InventoryError("x.ini", 7, "no")) == "x.ini:7: no"
+
+
+def r(status: Status, **kw: object) -> HostResult:
+    return HostResult(host=f"h{status}", status=status, **kw)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("statuses", "code"),
+    [
+        ([Status.OK], 0),
+        ([Status.OK, Status.FAILED], 1),
+        ([Status.FAILED, Status.UNREACHABLE], 4),
+        ([Status.AUTH], 4),
+        ([Status.HOSTKEY, Status.ERROR], 5),
+        ([], 0),
+    ],
+)
+def test_exit_code_worst_category_wins(statuses: list[Status], code: int) -> None:
+    assert Report(results=tuple(r(s) for s in statuses)).exit_code() == code
+
+
+def test_timeout_before_or_after_start() -> None:
+    assert Report(results=(r(Status.TIMEOUT, started=True),)).exit_code() == 1
+    assert Report(results=(r(Status.TIMEOUT),)).exit_code() == 4
+    assert Report(results=(r(Status.OK),), interrupted=True).exit_code() == 130
+
+
+def test_sanitize_strips_escapes_keeps_text() -> None:
+    nasty = "ok\x1b[31mred\x1b[0m \x1b]0;title\x07\x1b]52;c;Zm9v\x07end\r\n\x9b2J\tx"
+    assert sanitize(nasty) == "okred end\n\tx"
+
+
+def test_output_cap_and_lines() -> None:
+    events: list[tuple[object, ...]] = []
+
+    class Sink:
+        def put(
+            self, obj: tuple[object, ...], block: bool = True, timeout: float | None = None
+        ) -> None:
+            events.append(obj)
+
+    out = Output(5, events=Sink(), seq=1, host="h")
+    out.feed(STDOUT, b"abc\nde")
+    out.feed(STDOUT, b"f\n")
+    out.feed(STDERR, b"tail")
+    stdout, stderr = out.finish()
+    assert stdout == b"abc\nd" and out.truncated
+    assert stderr == b"tail"
+    lines = [line for e in events for line in e[4]]  # type: ignore[attr-defined]
+    assert lines == [b"abc", b"def", b"tail"]
+
+
+def test_sudo_password_handshake() -> None:
+    sudo = SudoWrap(with_password=True)
+    out = Output(1000, sudo=sudo, password="s3cret")
+    assert not out.close_stdin
+    assert out.feed(STDERR, sudo.prompt.encode()) == b"s3cret\n"
+    assert out.feed(STDOUT, sudo.ready.encode() + b"\nhello\n") is None
+    assert out.close_stdin
+    stdout, stderr = out.finish()
+    assert stdout == b"hello\n"
+    assert b"s3cret" not in stdout + stderr and sudo.prompt.encode() not in stderr
+
+
+def test_sudo_wrong_password_stops_feeding() -> None:
+    sudo = SudoWrap(with_password=True)
+    out = Output(1000, sudo=sudo, password="bad")
+    assert out.feed(STDERR, sudo.prompt.encode()) == b"bad\n"
+    assert out.feed(STDERR, b"Sorry, try again.\n" + sudo.prompt.encode()) is None
+    assert out.close_stdin and "password" in out.sudo_error
+
+
+def test_env_names_are_validated_and_values_quoted() -> None:
+    assert compose("x", parse_env(["A=it's"]), None) == "export A='it'\"'\"'s'; x"
+    with pytest.raises(errors.UsageError):
+        parse_env(["1A=x"])
+    with pytest.raises(errors.UsageError):
+        parse_env(["A;rm=x"])
