@@ -7,6 +7,7 @@ rotated each time, so slow drift of the machine does not favour whichever tool w
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import platform
@@ -238,6 +239,7 @@ class Bench:
             if args.keep:
                 log(f"lab kept in {self.lab.root}")
         meta["total minutes"] = round(elapsed_min(self.t0), 1)
+        meta["load average at end"] = " ".join(f"{x:.1f}" for x in os.getloadavg())
         records = [r for r in self.records if not r.mode.startswith("warmup")]
         cells = aggregate(records, self.skipped, list(ALL_TOOLS))
         md = markdown(meta, cells)
@@ -273,7 +275,25 @@ def machine_info(bench_python: str, hostpool_python: str) -> dict[str, Any]:
         "python (peers)": out([bench_python, "-VV"]),
         "openssh": out(["ssh", "-V"]),
         "remote command": "echo ok (each tool must show one 'ok' per host)",
+        "hostpool source": hostpool_source(),
+        "load average at start": " ".join(f"{x:.1f}" for x in os.getloadavg()),
     }
+
+
+def hostpool_source() -> str:
+    """git HEAD plus a digest of hostpool/*.py as run: the tree may hold uncommitted edits."""
+    repo = Path(__file__).resolve().parent.parent
+    digest = hashlib.sha256()
+    for path in sorted((repo / "hostpool").glob("*.py")):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    p = subprocess.run(
+        ["git", "-C", str(repo), "rev-parse", "--short", "HEAD"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    head = p.stdout.strip() or "no commit"
+    return f"git {head}, hostpool/*.py sha256 {digest.hexdigest()[:12]}"
 
 
 def write_results(out: Path, md: str, doc: dict[str, Any]) -> None:

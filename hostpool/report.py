@@ -159,17 +159,21 @@ def paint(status: Status, text: str, color: bool) -> str:
 
 
 def render_table(report: Report, *, color: bool = False, width: int = 60) -> str:
+    """One row per host; a ``tries`` column appears only when some host was retried."""
+    retried = any(r.attempts > 1 for r in report.results)
     rows = [
         [
             sanitize(r.host),
             paint(r.status, r.status.value, color),
             "" if r.exit_code is None else r.exit_code,
             f"{r.duration:.2f}s",
+            *([r.attempts] if retried else []),
             first_line(r, width) + (" [truncated]" if r.truncated else ""),
         ]
         for r in report.results
     ]
-    table = tabulate(rows, headers=["host", "status", "rc", "time", "output"], tablefmt="simple")
+    headers = ["host", "status", "rc", "time", *(["tries"] if retried else []), "output"]
+    table = tabulate(rows, headers=headers, tablefmt="simple")
     return f"{table}\n\n{report.summary()}"
 
 

@@ -29,13 +29,28 @@ from typing import Any, Protocol
 from hostpool import hostkeys
 from hostpool.errors import RunnerError, UsageError
 from hostpool.models import HostResult, SSHOptions, Status, Target, Task
+from hostpool.pooltask import init_worker, run_task
 from hostpool.report import Report
-from hostpool.worker import init_worker, run_task
 
 START_METHODS = ("forkserver", "spawn", "fork")
 DEFAULT_START_METHOD = "forkserver"
 # Modules the forkserver imports once, so each forked worker starts with paramiko loaded.
 FORKSERVER_PRELOAD = ["hostpool.worker", "hostpool.localexec"]
+
+
+def preload(*modules: str) -> None:
+    """Add modules for the forkserver to import before it forks any worker.
+
+    Every worker re-runs the parent's main script to rebuild ``__mp_main__``, and
+    CPython's forkserver cannot preload ``__main__`` itself (3.11 looks for a key that
+    ``get_preparation_data`` never sets).  An entry point names what its script imports
+    (the CLI: typer and click, ~35 ms of CPU per worker otherwise) so that re-run is free.
+    """
+    for name in modules:
+        if name not in FORKSERVER_PRELOAD:
+            FORKSERVER_PRELOAD.append(name)
+
+
 POLL_INTERVAL = 0.25
 LOST_WORKER_GRACE = 2.0  # a dead worker's last result may still be in flight
 ORPHAN_GRACE = 30.0  # all workers idle yet tasks unclaimed: the pool lost them
@@ -446,7 +461,7 @@ class Runner:
     def _settle(self, entry: _Entry, status: Status, message: str) -> None:
         """Answer for the pool: its AsyncResult stays pending, so close() must terminate."""
         self._wedged = True
-        if entry.pid:
+        if entry.pid and self.engine == "local":  # other engines' PIDs may be on other hosts
             self._suspects.add(entry.pid)
         entry.state = "done"
         entry.result = HostResult(

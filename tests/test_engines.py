@@ -1,0 +1,341 @@
+"""The same runner scenarios on every engine: local multiprocessing.Pool and Ray actors.
+
+Ray starts once per session on loopback (``ray_session``); its tests skip when ray is not
+installed, unless ``HOSTPOOL_REQUIRE_RAY=1`` (CI) turns that into a failure.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import operator
+import os
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import hostpool
+from hostpool import engines
+from hostpool.errors import UsageError
+from hostpool.models import Connection, Status, Target
+from hostpool.runner import Runner
+from tests.sshd import SSHLab, keygen
+
+SEGMENT = "seg_lab"  # custom resource the session's Ray node offers, for pinning tests
+
+
+def local(name: str) -> Target:
+    return Target(name=name, address="localhost", connection=Connection.LOCAL)
+
+
+@pytest.fixture(scope="session")
+def ray_session() -> Iterator[None]:
+    """One loopback-only Ray instance for the whole session (starting one takes seconds)."""
+    if importlib.util.find_spec("ray") is None:
+        reason = "ray is not installed (pip install 'hostpool[ray]')"
+        if os.environ.get("HOSTPOOL_REQUIRE_RAY") == "1":
+            pytest.fail(f"{reason} but HOSTPOOL_REQUIRE_RAY=1")
+        pytest.skip(reason)
+    # Read by ray at import: without it the "127.0.0.1" node address is swapped for the
+    # machine's outward IP and Ray's servers listen on every interface.
+    os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    import ray
+
+    started = not ray.is_initialized()
+    if started:
+        ray.init(
+            address="local",
+            include_dashboard=False,
+            num_cpus=2,
+            object_store_memory=200 * 1024 * 1024,
+            resources={SEGMENT: 100},
+            _node_ip_address="127.0.0.1",
+            log_to_driver=False,
+            logging_level="warning",
+        )
+    yield
+    if started:
+        ray.shutdown()
+
+
+@pytest.fixture(params=["local", pytest.param("ray", marks=pytest.mark.ray)])
+def engine(request: pytest.FixtureRequest) -> str:
+    if request.param == "ray":
+        request.getfixturevalue("ray_session")
+    return str(request.param)
+
+
+def run(targets: list[Target], command: str, engine: str, **kw: Any) -> hostpool.Report:
+    return hostpool.run(targets, command, engine=engine, **kw)
+
+
+# -- the same scenarios on both engines ---------------------------------------------------------
+def test_many_hosts_ok_each_once(ssh_lab: SSHLab, engine: str) -> None:
+    targets = ssh_lab.targets()
+    report = run(targets, "echo hello; echo oops >&2", engine, forks=3, options=ssh_lab.options())
+    assert [r.host for r in report.results] == [t.name for t in targets]
+    for r in report.results:
+        assert r.status is Status.OK, r
+        assert (r.exit_code, r.stdout, r.stderr) == (0, b"hello\n", b"oops\n")
+    assert report.exit_code() == 0
+
+
+def test_nonzero_exit_is_failed(ssh_lab: SSHLab, engine: str) -> None:
+    report = run(ssh_lab.targets(2), "echo out; exit 7", engine, options=ssh_lab.options())
+    assert {r.status for r in report.results} == {Status.FAILED}
+    assert {r.exit_code for r in report.results} == {7}
+    assert report.exit_code(maxrc=True) == 7
+
+
+def test_command_timeout_keeps_partial_output(ssh_lab: SSHLab, engine: str) -> None:
+    options = ssh_lab.options(command_timeout=1.0)
+    r = run([ssh_lab.target(0)], "echo before; sleep 20", engine, options=options).results[0]
+    assert r.status is Status.TIMEOUT
+    assert r.exit_code is None
+    assert r.stdout == b"before\n"
+
+
+def test_refused_port_is_unreachable(ssh_lab: SSHLab, refused_port: int, engine: str) -> None:
+    target = ssh_lab.target(0, port=refused_port)
+    r = run([target], "true", engine, options=ssh_lab.options()).results[0]
+    assert r.status is Status.UNREACHABLE
+    assert "refused" in r.error
+
+
+def test_wrong_key_is_auth(ssh_lab: SSHLab, tmp_path: Path, engine: str) -> None:
+    other = keygen(tmp_path / "other_key")
+    target = ssh_lab.target(0, key_files=(str(other),))
+    r = run([target], "true", engine, options=ssh_lab.options()).results[0]
+    assert r.status is Status.AUTH
+
+
+def test_unknown_host_key_is_hostkey(ssh_lab: SSHLab, tmp_path: Path, engine: str) -> None:
+    empty = tmp_path / "known_hosts"
+    empty.write_text("")
+    options = ssh_lab.options(known_hosts=(str(empty),))
+    r = run([ssh_lab.target(0)], "true", engine, options=options).results[0]
+    assert r.status is Status.HOSTKEY
+    assert "unknown host key" in r.error
+
+
+def test_max_tasks_per_child_recycles_workers(ssh_lab: SSHLab, engine: str) -> None:
+    report = run(
+        ssh_lab.targets(),
+        "true",
+        engine,
+        forks=2,
+        options=ssh_lab.options(),
+        max_tasks_per_child=1,
+    )
+    assert report.exit_code() == 0
+    assert len({r.worker_pid for r in report.results}) == len(ssh_lab.addresses)
+
+
+def test_killed_worker_is_reported(ssh_lab: SSHLab, engine: str) -> None:
+    # For a local host the shell's parent is the worker (pool process or Ray actor).
+    report = run([local("victim")], "kill -9 $PPID; sleep 5", engine, options=ssh_lab.options())
+    r = report.results[0]
+    assert r.status is Status.ERROR
+    assert "died" in r.error
+
+
+def test_killed_worker_among_healthy_hosts(ssh_lab: SSHLab, tmp_path: Path, engine: str) -> None:
+    flag = tmp_path / "killed-once"
+    command = f"if mkdir {flag} 2>/dev/null; then kill -9 $PPID; sleep 5; fi; echo fine"
+    targets = [local(f"l{i}") for i in range(4)] + ssh_lab.targets(2)
+    report = run(targets, command, engine, forks=3, options=ssh_lab.options())
+    statuses = [r.status for r in report.results]
+    assert len(report.results) == 6
+    assert statuses.count(Status.ERROR) == 1
+    assert statuses.count(Status.OK) == 5
+
+
+def test_hung_host_does_not_hold_up_the_others(tmp_path: Path, engine: str) -> None:
+    # The first command to start claims 'slow' and waits for a flag that only the last of
+    # the other three creates.  A pool that queued one of them behind the slow one
+    # (round-robin) would leave it waiting until its command timeout.
+    flag = tmp_path / "all-others-done"
+    command = (
+        f"if mkdir {tmp_path}/slow 2>/dev/null; then "
+        f"while [ ! -e {flag} ]; do sleep 0.05; done; "
+        f"else touch {tmp_path}/done.$$; "
+        f'[ "$(ls {tmp_path} | grep -c ^done)" -ge 3 ] && touch {flag}; fi; true'
+    )
+    targets = [local(f"l{i}") for i in range(4)]
+    options = hostpool.SSHOptions(command_timeout=30.0)
+    report = run(targets, command, engine, forks=2, options=options)
+    assert [r.status for r in report.results] == [Status.OK] * 4, report.results
+
+
+def test_deadline_settles_a_wedged_worker(ssh_lab: SSHLab, engine: str) -> None:
+    # SIGSTOP the worker: only the parent's deadline can end that host, and closing the
+    # runner must still get rid of the stopped worker.
+    options = ssh_lab.options(command_timeout=1.0, connect_timeout=1.0)
+    report = run(
+        [local("wedged"), ssh_lab.target(0)],
+        '[ -z "$SSH_CONNECTION" ] && kill -STOP $PPID; true',
+        engine,
+        forks=2,
+        options=options,
+        deadline_grace=1.0,
+    )
+    got = {r.host: r for r in report.results}
+    assert got["wedged"].status is Status.TIMEOUT
+    assert "no answer from worker" in got["wedged"].error
+    assert got["h0"].status is Status.OK
+
+
+def test_stopping_early_kills_running_commands(tmp_path: Path, engine: str) -> None:
+    # One host sleeps; the other fails once the sleeper has started, so --max-fail 1
+    # terminates the pool mid-command.  The sleeper (a grandchild of the worker, in its own
+    # session) must not outlive the run.
+    mark = uuid.uuid4().hex
+    command = (
+        f"if mkdir {tmp_path}/claim 2>/dev/null; then touch {tmp_path}/started; sleep 60; "
+        f"else while [ ! -e {tmp_path}/started ]; do sleep 0.05; done; exit 3; fi"
+    )
+    options = hostpool.SSHOptions(command_timeout=120.0, env=(("HOSTPOOL_TEST_MARK", mark),))
+    report = run([local("a"), local("b")], command, engine, forks=2, options=options, max_fail=1)
+    assert sorted(r.status for r in report.results) == sorted([Status.FAILED, Status.INTERRUPTED])
+    assert _wait_for(lambda: not _marked_pids(mark)), _marked_pids(mark)
+
+
+def _marked_pids(mark: str) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError):
+                if mark.encode() in (entry / "environ").read_bytes():
+                    found.append(int(entry.name))
+    return found
+
+
+def _wait_for(predicate: Callable[[], bool], timeout: float = 30.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def test_stream_lines_reach_the_parent(ssh_lab: SSHLab, engine: str) -> None:
+    lines: list[tuple[str, int, bytes]] = []
+    with Runner(
+        ssh_lab.options(),
+        forks=2,
+        engine=engine,
+        on_line=lambda host, stream, line: lines.append((host, stream, line)),
+    ) as runner:
+        report = runner.run(ssh_lab.targets(2), "echo one; echo two >&2; printf three")
+    assert report.exit_code() == 0
+    for host in ("h0", "h1"):
+        got = {(stream, line) for h, stream, line in lines if h == host}
+        assert got == {(1, b"one"), (2, b"two"), (1, b"three")}
+
+
+def test_runner_reuses_its_workers(ssh_lab: SSHLab, engine: str) -> None:
+    targets = ssh_lab.targets(2)
+    with Runner(ssh_lab.options(), forks=2, engine=engine) as runner:
+        first = runner.run(targets, "echo one")
+        second = runner.run(targets, "echo two")
+    assert first.exit_code() == 0 and second.exit_code() == 0
+    assert {r.worker_pid for r in second.results} <= {r.worker_pid for r in first.results}
+
+
+# -- ray specifics -------------------------------------------------------------------------------
+@pytest.mark.ray
+def test_ray_node_is_loopback_only(ray_session: None) -> None:
+    import ray
+
+    assert {n["NodeManagerAddress"] for n in ray.nodes() if n["Alive"]} == {"127.0.0.1"}
+
+
+@pytest.mark.ray
+def test_ray_resource_pins_workers(ssh_lab: SSHLab, ray_session: None) -> None:
+    report = run(
+        ssh_lab.targets(2),
+        "true",
+        "ray",
+        options=ssh_lab.options(),
+        engine_options={"resources": {SEGMENT: 1}},
+    )
+    assert report.exit_code() == 0
+
+
+@pytest.mark.ray
+def test_ray_resource_nobody_offers_fails_fast(ssh_lab: SSHLab, ray_session: None) -> None:
+    with pytest.raises(UsageError, match="no live ray node offers resource seg_nowhere=1"):
+        run(
+            ssh_lab.targets(1),
+            "true",
+            "ray",
+            options=ssh_lab.options(),
+            engine_options={"resources": {"seg_nowhere": 1}},
+        )
+
+
+@pytest.mark.ray
+def test_ray_pool_reports_task_exceptions(ray_session: None) -> None:
+    from hostpool.ray_pool import RayPool
+
+    errors: list[BaseException] = []
+    pool = RayPool(1)
+    try:
+        ok = pool.apply_async(operator.add, (1, 2))
+        bad = pool.apply_async(operator.truediv, (1, 0), error_callback=errors.append)
+        assert ok.get(timeout=60) == 3
+        with pytest.raises(ZeroDivisionError):
+            bad.get(timeout=60)
+    finally:
+        pool.close()
+        pool.join()
+    assert [type(e) for e in errors] == [ZeroDivisionError]
+
+
+@pytest.mark.ray
+def test_ray_pool_gives_up_when_the_initializer_fails(ray_session: None) -> None:
+    from hostpool.ray_pool import RayPool, WorkerDied
+
+    pool = RayPool(1, initializer=operator.truediv, initargs=(1, 0))
+    try:
+        result = pool.apply_async(operator.add, (1, 2))
+        with pytest.raises(WorkerDied, match="cannot start a ray worker"):
+            result.get(timeout=120)
+    finally:
+        pool.terminate()
+        pool.join()
+
+
+# -- engine options (no ray needed) --------------------------------------------------------------
+def test_parse_resources() -> None:
+    assert engines.parse_resources(["seg_b=1", "gpu=0.5", "x"]) == {
+        "seg_b": 1.0,
+        "gpu": 0.5,
+        "x": 1.0,
+    }
+    for bad in ("=1", "seg=0", "seg=-1", "seg=many"):
+        with pytest.raises(UsageError):
+            engines.parse_resources([bad])
+
+
+def test_engine_options_reject_ray_flags_without_ray() -> None:
+    assert engines.engine_options("local") == {}
+    assert engines.engine_options("ray", address="10.0.0.1:6379", resources=["s=1"]) == {
+        "address": "10.0.0.1:6379",
+        "resources": {"s": 1.0},
+    }
+    with pytest.raises(UsageError, match="need --engine ray"):
+        engines.engine_options("local", resources=["s=1"])
+    with pytest.raises(UsageError, match="unknown engine"):
+        engines.engine_options("dask")
+
+
+def test_unknown_engine_is_a_usage_error() -> None:
+    with pytest.raises(UsageError, match="unknown engine"):
+        hostpool.run([local("x")], "true", engine="dask")

@@ -1,0 +1,54 @@
+"""The lazy known_hosts index: plain, hashed, wildcard, negated and marked lines."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+from pathlib import Path
+
+from hostpool.knownhosts import KnownHosts, host_names
+
+
+def hashed(name: str, salt: bytes = b"0123456789abcdefghij") -> str:
+    digest = hmac.new(salt, name.encode(), hashlib.sha1).digest()
+    return f"|1|{base64.b64encode(salt).decode()}|{base64.b64encode(digest).decode()}"
+
+
+def index(text: str, tmp_path: Path) -> KnownHosts:
+    path = tmp_path / "known_hosts"
+    path.write_text(text)
+    return KnownHosts.load((str(path),))
+
+
+def test_plain_and_port_names(tmp_path: Path) -> None:
+    kh = index("web1,10.0.0.1 ssh-ed25519 AAAA1\n[web2]:2222 ssh-rsa AAAA2\n# c\n\n", tmp_path)
+    assert [e.key for e in kh.lookup("web1")] == ["AAAA1"]
+    assert [e.key for e in kh.lookup("10.0.0.1")] == ["AAAA1"]
+    assert kh.lookup("web2") == []
+    assert kh.known_types(host_names("web2", 2222)) == ["ssh-rsa"]
+    assert host_names("h", 22) == "h"
+
+
+def test_hashed_entries_match_only_their_host(tmp_path: Path) -> None:
+    kh = index(f"{hashed('[db]:2200')} ssh-ed25519 AAAAH\n", tmp_path)
+    assert [e.key for e in kh.lookup("[db]:2200")] == ["AAAAH"]
+    assert kh.lookup("db") == []
+
+
+def test_wildcards_and_negation(tmp_path: Path) -> None:
+    kh = index("*.lab,!bad.lab ssh-ed25519 AAAAW\n", tmp_path)
+    assert kh.lookup("a.lab")
+    assert not kh.lookup("bad.lab")
+    assert not kh.lookup("a.prod")
+
+
+def test_markers(tmp_path: Path) -> None:
+    kh = index("@revoked web ssh-ed25519 AAAAR\n@cert-authority * ssh-ed25519 AAAAC\n", tmp_path)
+    (entry,) = kh.lookup("web")
+    assert entry.marker == "@revoked"
+    assert kh.known_types("web") == []
+
+
+def test_missing_file_is_empty(tmp_path: Path) -> None:
+    assert KnownHosts.load((str(tmp_path / "nope"),)).lookup("x") == []
