@@ -13,6 +13,7 @@ import ctypes
 import os
 import pwd
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -215,12 +216,10 @@ class Lab:
 
 def wait_for_port(host: str, port: int, proc: subprocess.Popen[bytes], limit_s: float = 15) -> None:
     """Poll until something accepts on host:port; fail if ``proc`` died or time ran out."""
-    import socket
-
     deadline = time.monotonic() + limit_s
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError(f"{proc.args[0]} exited with {proc.returncode} while starting")
+            raise RuntimeError(f"pid {proc.pid} exited with {proc.returncode} while starting")
         try:
             with socket.create_connection((host, port), timeout=1):
                 return

@@ -55,7 +55,8 @@ class Bench:
         return labmod.proc_cpu_seconds(self.relay.pid) if self.relay else 0.0
 
     def over_budget(self) -> bool:
-        return time.monotonic() - self.t0 > self.args.budget_min * 60
+        budget_s: float = self.args.budget_min * 60
+        return time.monotonic() - self.t0 > budget_s
 
     def run_once(self, tool: Tool, mode: str, n: int, forks: int, rep: int) -> RunRecord:
         ctx = Ctx(self.lab, n, forks, self.bench_python, self.hostpool_python)
@@ -240,6 +241,8 @@ class Bench:
                 log(f"lab kept in {self.lab.root}")
         meta["total minutes"] = round(elapsed_min(self.t0), 1)
         meta["load average at end"] = " ".join(f"{x:.1f}" for x in os.getloadavg())
+        if hostpool_source() != meta["hostpool source"]:
+            meta["hostpool source"] += " — CHANGED DURING THE RUN: hostpool rows mix versions"
         records = [r for r in self.records if not r.mode.startswith("warmup")]
         cells = aggregate(records, self.skipped, list(ALL_TOOLS))
         md = markdown(meta, cells)
@@ -297,12 +300,16 @@ def hostpool_source() -> str:
 
 
 def write_results(out: Path, md: str, doc: dict[str, Any]) -> None:
-    """Write atomically (tmp + rename) so an interrupted run never leaves half a file."""
+    """Write latest.* atomically (tmp + rename) so an interrupted run never leaves half a
+    file, plus a timestamped copy (gitignored) so the next run does not erase this one."""
     out.mkdir(parents=True, exist_ok=True)
-    for name, text in (("latest.md", md), ("latest.json", json.dumps(doc, indent=2))):
-        tmp = out / (name + ".tmp")
-        tmp.write_text(text)
-        tmp.replace(out / name)
+    stamp = time.strftime("run-%Y%m%d-%H%M%S", time.gmtime())
+    text_json = json.dumps(doc, indent=2)
+    for stem in ("latest", stamp):
+        for ext, text in ((".md", md), (".json", text_json)):
+            tmp = out / f"{stem}{ext}.tmp"
+            tmp.write_text(text)
+            tmp.replace(out / f"{stem}{ext}")
 
 
 def run_benchmark(args: argparse.Namespace, bench_python: str, hostpool_python: str) -> int:

@@ -13,6 +13,7 @@ sshd and the relay are killed by PID at the end; the namespace vanishes with us.
 from __future__ import annotations
 
 import argparse
+import fcntl
 import os
 import sys
 from pathlib import Path
@@ -20,6 +21,7 @@ from pathlib import Path
 BENCH_DIR = Path(__file__).resolve().parent
 VENV_PYTHON = BENCH_DIR / ".venv" / "bin" / "python"
 HOSTPOOL_PY_ENV = "HPBENCH_HOSTPOOL_PYTHON"
+LOCK_PATH = "/tmp/hpbench.lock"
 
 
 def _ints(text: str) -> list[int]:
@@ -78,6 +80,13 @@ def main() -> None:
             str(VENV_PYTHON), [__file__, *sys.argv[1:]], {HOSTPOOL_PY_ENV: hp_python}
         )
     from matrix import run_benchmark  # needs psutil: only inside bench/.venv
+
+    # One benchmark at a time on this machine: two would share the cores and skew both.
+    lock = open(LOCK_PATH, "w")  # noqa: SIM115 - held until exit
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        sys.exit(f"another bench/run.py holds {LOCK_PATH}; wait for it to finish")
 
     sys.exit(run_benchmark(parse_args(sys.argv[1:]), str(VENV_PYTHON), os.environ[HOSTPOOL_PY_ENV]))
 

@@ -100,39 +100,14 @@ def run_local(
         timed_out = _pump(proc, out, command_timeout, start)
     finally:
         _current = None
-    stdout, stderr = out.finish()
     duration = time.monotonic() - start
     if timed_out:
-        return HostResult(
-            host=target.name,
-            started=True,
-            status=Status.TIMEOUT,
-            stdout=stdout,
-            stderr=stderr,
-            error=f"command did not finish within {command_timeout:g}s",
-            duration=duration,
-            truncated=out.truncated,
-            address=target.address,
-        )
+        error = f"command did not finish within {command_timeout:g}s"
+        return out.result(target.name, Status.TIMEOUT, error=error, duration=duration)
     rc = proc.returncode
     if rc < 0:
-        error = f"killed by signal {-rc}"
-        rc = 128 - rc
-    else:
-        error = out.sudo_error
-    status = Status.OK if rc == 0 else Status.FAILED
-    return HostResult(
-        host=target.name,
-        started=True,
-        status=status,
-        exit_code=rc,
-        stdout=stdout,
-        stderr=stderr,
-        error=error if status is not Status.OK else "",
-        duration=duration,
-        truncated=out.truncated,
-        address=target.address,
-    )
+        return out.exit_result(target.name, 128 - rc, f"killed by signal {-rc}", duration=duration)
+    return out.exit_result(target.name, rc, duration=duration)
 
 
 def _pump(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
+from hostpool.models import HostResult, Status
 from hostpool.shell import SudoWrap
 
 STDOUT = 1
@@ -50,6 +51,7 @@ class Output:
         self.close_stdin = self._sudo is None
         self.sudo_error = ""
         self._head = {STDOUT: bytearray(), STDERR: bytearray()}
+        self._final: tuple[bytes, bytes] | None = None
 
     # -- feeding -------------------------------------------------------------------------
     def feed(self, stream: int, data: bytes) -> bytes | None:
@@ -116,7 +118,9 @@ class Output:
 
     # -- results -------------------------------------------------------------------------
     def finish(self) -> tuple[bytes, bytes]:
-        """Flush what sudo held back and the last unterminated lines."""
+        """Flush what sudo held back and the last unterminated lines (idempotent)."""
+        if self._final is not None:
+            return self._final
         if not self._sudo_started:
             for stream in (STDERR, STDOUT):
                 held = bytes(self._head[stream])
@@ -128,4 +132,26 @@ class Output:
                 if partial:
                     self._events.put(("lines", self._seq, self._host, stream, [bytes(partial)]))
                     partial.clear()
-        return bytes(self._buf[STDOUT]), bytes(self._buf[STDERR])
+        self._final = bytes(self._buf[STDOUT]), bytes(self._buf[STDERR])
+        return self._final
+
+    def result(self, host: str, status: Status, **fields: Any) -> HostResult:
+        """The record for a command that started, carrying whatever output it produced."""
+        stdout, stderr = self.finish()
+        return HostResult(
+            host=host,
+            status=status,
+            stdout=stdout,
+            stderr=stderr,
+            truncated=self.truncated,
+            started=True,
+            **fields,
+        )
+
+    def exit_result(self, host: str, rc: int, error: str = "", **fields: Any) -> HostResult:
+        """ok for exit status 0, else failed with ``error`` (or sudo's complaint)."""
+        if rc == 0:
+            return self.result(host, Status.OK, exit_code=0, **fields)
+        return self.result(
+            host, Status.FAILED, exit_code=rc, error=error or self.sudo_error, **fields
+        )

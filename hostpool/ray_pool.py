@@ -46,6 +46,7 @@ from ray.exceptions import ActorUnschedulableError, RayActorError, RayError
 from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
 from hostpool.errors import RunnerError, UsageError
+from hostpool.pids import pid_alive
 
 WAIT_SLICE = 0.05  # longest the dispatcher sleeps before looking at new work
 INIT_FAILURE_LIMIT = 3  # consecutive actors dying before their initializer finished
@@ -453,22 +454,8 @@ def _stop_busy(actors: Iterable[_Actor]) -> None:
         with contextlib.suppress(Exception):
             ray.wait(remote, num_returns=len(remote), timeout=TERMINATE_GRACE)
     while local and time.monotonic() < deadline:
-        local = [pid for pid in local if _alive(pid)]
+        local = [pid for pid in local if pid_alive(pid)]
         time.sleep(0.05)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as fh:
-            return fh.read().split(b") ", 1)[1][:1] != b"Z"
-    except (OSError, IndexError):
-        return True
 
 
 def _summary(exc: BaseException) -> str:

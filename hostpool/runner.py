@@ -29,6 +29,7 @@ from typing import Any, Protocol
 from hostpool import hostkeys
 from hostpool.errors import RunnerError, UsageError
 from hostpool.models import HostResult, SSHOptions, Status, Target, Task
+from hostpool.pids import pid_alive
 from hostpool.pooltask import init_worker, run_task
 from hostpool.report import Report
 
@@ -225,7 +226,7 @@ class Runner:
                     os.kill(pid, sig)
         deadline = time.monotonic() + 2.0
         while suspects and time.monotonic() < deadline:
-            suspects = {pid for pid in suspects if _pid_alive(pid)}
+            suspects = {pid for pid in suspects if pid_alive(pid)}
             time.sleep(0.05)
         for pid in suspects:
             with contextlib.suppress(ProcessLookupError, PermissionError):
@@ -424,7 +425,7 @@ class Runner:
                 entry, Status.TIMEOUT, f"no answer from worker {entry.pid} within {limit:g}s"
             )
             return True
-        if entry.pid and self.engine == "local" and not _pid_alive(entry.pid):
+        if entry.pid and self.engine == "local" and not pid_alive(entry.pid):
             if not entry.pid_gone_at:
                 entry.pid_gone_at = now
             elif now - entry.pid_gone_at > LOST_WORKER_GRACE:
@@ -498,20 +499,6 @@ class Runner:
         entry.pid = 0
         entry.pid_gone_at = 0.0
         tasks[entry.seq] = replace(tasks[entry.seq], attempt=entry.attempt)
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as fh:
-            return fh.read().split(b") ", 1)[1][:1] != b"Z"
-    except (OSError, IndexError):
-        return True
 
 
 def run(

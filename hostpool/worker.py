@@ -62,8 +62,14 @@ class HandshakeFailure(Exception):
 
 @dataclass
 class _Connection:
-    key: tuple[str, int, str, tuple[str, ...]]
+    key: tuple[str, int, str, tuple[str, ...], str]
     transport: paramiko.Transport
+    jumps: list[paramiko.Transport] = field(default_factory=list)  # ProxyJump hops, outermost first
+
+    def close(self) -> None:
+        self.transport.close()
+        for hop in reversed(self.jumps):
+            hop.close()
 
 
 @dataclass
@@ -164,30 +170,92 @@ def _dispatch(state: WorkerState, task: Task) -> HostResult:
 # -- connection ---------------------------------------------------------------------------
 def _connected(state: WorkerState, target: Target) -> tuple[paramiko.Transport, Any]:
     """The worker's single connection slot: reuse it for the same host, else replace it."""
-    key = (target.address, target.port, target.user or "", target.key_files)
+    key = (
+        target.address,
+        target.port,
+        target.user or "",
+        target.key_files,
+        target.proxy_jump or "",
+    )
     slot = state.slot
     if slot is not None:
         if slot.key == key and slot.transport.is_active() and state.options.reuse_connections:
             return slot.transport, None
-        slot.transport.close()
+        slot.close()
         state.slot = None
-    transport, new_key = connect(state, target)
-    state.slot = _Connection(key=key, transport=transport)
+    jumps: list[paramiko.Transport] = []
+    try:
+        sock = _open_path(state, target, jumps)
+        transport, new_key = connect(state, target, sock)
+    except BaseException:
+        for hop in reversed(jumps):
+            hop.close()
+        raise
+    state.slot = _Connection(key=key, transport=transport, jumps=jumps)
     return transport, new_key
 
 
 def _drop_slot(state: WorkerState) -> None:
     if state.slot is not None:
-        state.slot.transport.close()
+        state.slot.close()
         state.slot = None
 
 
-def connect(state: WorkerState, target: Target) -> tuple[paramiko.Transport, Any]:
-    """TCP, banner, key exchange, host key check, auth: each step bounded by connect_timeout."""
+def _open_path(state: WorkerState, target: Target, jumps: list[paramiko.Transport]) -> Any:
+    """A TCP socket to the target, or a direct-tcpip channel through its ProxyJump hops.
+
+    Each hop is a full SSH connection with the same keys and the same host key policy,
+    except that accept-new does not learn jump hosts (only one key per result reaches the
+    parent): a jump host must already be in known_hosts unless checking is off.
+    """
     timeout = state.options.connect_timeout
-    sock = _open_socket(target, timeout)
+    if not target.proxy_jump:
+        return _open_socket(target, timeout)
+    hops = [_parse_hop(h, target) for h in target.proxy_jump.split(",")]
+    sock: Any = _open_socket(hops[0], timeout)
+    for i, hop in enumerate(hops):
+        transport, learnt = connect(state, hop, sock)
+        jumps.append(transport)
+        if learnt is not None:
+            raise HandshakeFailure(
+                Status.HOSTKEY, f"unknown host key for jump host {learnt[0]}; add it to known_hosts"
+            )
+        nxt = hops[i + 1] if i + 1 < len(hops) else target
+        try:
+            sock = transport.open_channel(
+                "direct-tcpip", (nxt.address, nxt.port), ("127.0.0.1", 0), timeout=timeout
+            )
+        except paramiko.ChannelException as exc:
+            raise HandshakeFailure(
+                Status.UNREACHABLE,
+                f"jump host {hop.address} cannot reach {nxt.address}:{nxt.port}: {exc.text}",
+            ) from exc
+    return sock
+
+
+def _parse_hop(spec: str, target: Target) -> Target:
+    """``[user@]host[:port]`` (IPv6 in brackets), validated earlier by the inventory."""
+    user, _, hostport = spec.rpartition("@")
+    if hostport.startswith("["):
+        host, _, rest = hostport[1:].partition("]")
+        port = rest.lstrip(":") or "22"
+    else:
+        host, _, port = hostport.partition(":")
+    return Target(
+        name=f"jump:{host}",
+        address=host,
+        port=int(port or 22),
+        user=user or target.user,
+        key_files=target.key_files,
+    )
+
+
+def connect(state: WorkerState, target: Target, sock: Any) -> tuple[paramiko.Transport, Any]:
+    """Banner, key exchange, host key check, auth on ``sock``: each bounded by connect_timeout."""
+    timeout = state.options.connect_timeout
     try:
-        _await_banner(sock, timeout)
+        if isinstance(sock, socket.socket):
+            _await_banner(sock, timeout)
         transport = paramiko.Transport(sock)
         # paramiko polls its socket every 0.1 s; with dozens of idle transports per core
         # those wake-ups add up, and close() does not wait for them anyway.
@@ -218,10 +286,6 @@ def connect(state: WorkerState, target: Target) -> tuple[paramiko.Transport, Any
 
 
 def _open_socket(target: Target, timeout: float) -> socket.socket:
-    if target.proxy_jump:
-        raise HandshakeFailure(
-            Status.ERROR, f"ProxyJump {target.proxy_jump!r} is not supported by this worker yet"
-        )
     try:
         sock = socket.create_connection((target.address, target.port), timeout=timeout)
     except TimeoutError as exc:
@@ -387,70 +451,26 @@ def _run_ssh(state: WorkerState, target: Target, command: str, out: Output) -> H
     try:
         _exec_no_reply(channel, command)
         timed_out = _pump_channel(channel, out, opts.command_timeout, start)
-        stdout, stderr = out.finish()
+        transport_alive = transport.is_active()
         if timed_out:
             _drop_slot(state)  # the remote command may still be running on it
-            return HostResult(
-                host=target.name,
-                started=True,
-                status=Status.TIMEOUT,
-                stdout=stdout,
-                stderr=stderr,
-                error=f"command did not finish within {opts.command_timeout:g}s",
-                truncated=out.truncated,
-                new_host_key=new_key,
-            )
-        transport_alive = transport.is_active()
+            error = f"command did not finish within {opts.command_timeout:g}s"
+            return out.result(target.name, Status.TIMEOUT, error=error, new_host_key=new_key)
         if transport_alive and not channel.exit_status_ready():
-            return HostResult(
-                host=target.name,
-                started=True,
-                status=Status.ERROR,
-                stdout=stdout,
-                stderr=stderr,
-                error="server closed the session without an exit status (exec refused?)",
-                truncated=out.truncated,
-                new_host_key=new_key,
-            )
+            error = "server closed the session without an exit status (exec refused?)"
+            return out.result(target.name, Status.ERROR, error=error, new_host_key=new_key)
         if not channel.exit_status_ready() or (channel.exit_status == -1 and not transport_alive):
             # paramiko reports a dropped connection as exit status -1 on a dead transport.
             _drop_slot(state)
-            return HostResult(
-                host=target.name,
-                started=True,
-                status=Status.UNREACHABLE,
-                stdout=stdout,
-                stderr=stderr,
-                error="connection lost before the command finished",
-                truncated=out.truncated,
-                new_host_key=new_key,
-            )
+            error = "connection lost before the command finished"
+            return out.result(target.name, Status.UNREACHABLE, error=error, new_host_key=new_key)
         rc = channel.recv_exit_status()
     finally:
         channel.close()
     if rc == -1:
-        return HostResult(
-            host=target.name,
-            started=True,
-            status=Status.FAILED,
-            stdout=stdout,
-            stderr=stderr,
-            error="remote command was killed by a signal",
-            truncated=out.truncated,
-            new_host_key=new_key,
-        )
-    status = Status.OK if rc == 0 else Status.FAILED
-    return HostResult(
-        host=target.name,
-        started=True,
-        status=status,
-        exit_code=rc,
-        stdout=stdout,
-        stderr=stderr,
-        error=out.sudo_error if status is Status.FAILED else "",
-        truncated=out.truncated,
-        new_host_key=new_key,
-    )
+        error = "remote command was killed by a signal"
+        return out.result(target.name, Status.FAILED, error=error, new_host_key=new_key)
+    return out.exit_result(target.name, rc, new_host_key=new_key)
 
 
 def _exec_no_reply(channel: paramiko.Channel, command: str) -> None:

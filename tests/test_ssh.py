@@ -212,3 +212,45 @@ def test_mixed_statuses_each_host_once(ssh_lab: SSHLab, refused_port: int, tmp_p
         "fails": Status.OK,
     }
     assert report.exit_code() == 4
+
+
+def test_proxy_jump_one_and_two_hops(ssh_lab: SSHLab) -> None:
+    hop1 = f"{ssh_lab.user}@{ssh_lab.addresses[0]}:{ssh_lab.port}"
+    hop2 = f"{ssh_lab.addresses[1]}:{ssh_lab.port}"
+    targets = [
+        ssh_lab.target(2, name="one-hop", proxy_jump=hop1),
+        ssh_lab.target(3, name="two-hops", proxy_jump=f"{hop1},{hop2}"),
+    ]
+    report = hostpool.run(targets, "echo $SSH_CONNECTION", options=ssh_lab.options())
+    for r in report.results:
+        assert r.status is Status.OK, r.error
+    assert report.result("two-hops").stdout.split()[2] == ssh_lab.addresses[3].encode()
+
+
+def test_proxy_jump_hops_are_taken_in_order(ssh_lab: SSHLab, refused_port: int) -> None:
+    hop1 = f"{ssh_lab.addresses[0]}:{ssh_lab.port}"
+    hop2 = f"{ssh_lab.addresses[1]}:{refused_port}"
+    r = hostpool.run(
+        [ssh_lab.target(3, proxy_jump=f"{hop1},{hop2}")], "true", options=ssh_lab.options()
+    ).results[0]
+    assert r.status is Status.UNREACHABLE
+    assert f"jump host {ssh_lab.addresses[0]} cannot reach {ssh_lab.addresses[1]}" in r.error
+
+
+def test_proxy_jump_failures_are_classified(
+    ssh_lab: SSHLab, refused_port: int, tmp_path: Path
+) -> None:
+    only_target = tmp_path / "known_hosts"
+    only_target.write_text(ssh_lab.host_key_line(ssh_lab.addresses[1]))
+    jump = f"{ssh_lab.addresses[0]}:{ssh_lab.port}"
+    unknown_jump = hostpool.run(
+        [ssh_lab.target(1, proxy_jump=jump)],
+        "true",
+        options=ssh_lab.options(known_hosts=(str(only_target),)),
+    ).results[0]
+    assert unknown_jump.status is Status.HOSTKEY
+    dead_end = hostpool.run(
+        [ssh_lab.target(1, port=refused_port, proxy_jump=jump)], "true", options=ssh_lab.options()
+    ).results[0]
+    assert dead_end.status is Status.UNREACHABLE
+    assert "cannot reach" in dead_end.error
