@@ -439,10 +439,12 @@ class Hostpool(Tool):
         return p.stdout.strip() or f"unknown ({p.stderr.strip()[-100:]})"
 
     def command(self, ctx: Ctx) -> tuple[list[str], dict[str, str]]:
+        # The way users run it: the console script (``-m hostpool.cli`` would make every
+        # worker re-run the module as ``__mp_main__``).
         return [
             ctx.hostpool_python,
-            "-m",
-            "hostpool.cli",
+            "-c",
+            "import sys; from hostpool.cli import main; sys.argv[0] = 'hostpool'; main()",
             "exec",
             "-i",
             str(ctx.lab.inventory(ctx.n, ctx.port)),

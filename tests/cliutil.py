@@ -21,7 +21,7 @@ def hostpool(
     if "NO_COLOR" not in (env or {}):
         full_env.pop("NO_COLOR", None)
     return subprocess.run(
-        [sys.executable, "-m", "hostpool.cli", *args],
+        [sys.executable, "-m", "hostpool", *args],
         capture_output=True,
         text=True,
         cwd=cwd,

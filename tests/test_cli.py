@@ -16,7 +16,7 @@ REPO = Path(__file__).resolve().parent.parent
 
 def hostpool(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "hostpool.cli", *args],
+        [sys.executable, "-m", "hostpool", *args],
         capture_output=True,
         text=True,
         cwd=cwd,

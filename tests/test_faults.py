@@ -74,7 +74,7 @@ def test_ctrl_c_interrupts_terminates_and_leaves_nothing(ssh_lab: SSHLab, tmp_pa
         [
             sys.executable,
             "-m",
-            "hostpool.cli",
+            "hostpool",
             "exec",
             "-i",
             str(inventory),
