@@ -7,8 +7,10 @@ on a deadline or when the pool terminates it.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import secrets
 import selectors
 import signal
 import subprocess
@@ -18,16 +20,37 @@ from hostpool.models import HostResult, Status, Target
 from hostpool.output import STDERR, STDOUT, Output
 
 _current: subprocess.Popen[bytes] | None = None
+_current_exec: tuple[str, str] | None = None  # (container, run id) of a running docker exec
+
+# Kills every process in the container whose environment carries the run id: killing the
+# local `docker exec` client leaves the exec'd command running inside the container.
+_REAP_SCRIPT = (
+    'for p in /proc/[0-9]*; do grep -qs "HOSTPOOL_RUN_ID=$1" "$p/environ" '
+    '&& kill -9 "${p#/proc/}" 2>/dev/null; done; true'
+)
 
 
 def kill_current() -> None:
     """Called from the worker's SIGTERM handler: no orphaned commands after terminate()."""
     proc = _current
     if proc is not None and proc.poll() is None:
-        try:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(proc.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            return
+    if _current_exec is not None:
+        reap_in_container(*_current_exec, timeout=5.0)
+
+
+def reap_in_container(container: str, run_id: str, timeout: float) -> None:
+    try:
+        subprocess.run(
+            ["docker", "exec", "--", container, "/bin/sh", "-c", _REAP_SCRIPT, "sh", run_id],
+            capture_output=True,
+            timeout=timeout,
+            stdin=subprocess.DEVNULL,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return
 
 
 def docker_state(container: str, timeout: float) -> str | None:
@@ -57,9 +80,9 @@ def docker_state(container: str, timeout: float) -> str | None:
     return None
 
 
-def argv_for(target: Target, command: str) -> list[str]:
+def argv_for(target: Target, command: str, run_id: str = "") -> list[str]:
     if target.connection == "docker":
-        argv = ["docker", "exec"]
+        argv = ["docker", "exec", "--env", f"HOSTPOOL_RUN_ID={run_id}"]
         if target.user:
             argv += ["--user", target.user]
         # "--" keeps a container named like an option from being read as one.
@@ -76,7 +99,7 @@ def run_local(
     command_timeout: float | None,
 ) -> HostResult:
     """Run ``command`` for ``target``; never raises for the command's own failures."""
-    global _current
+    global _current, _current_exec
     start = time.monotonic()
     if target.connection == "docker":
         problem = docker_state(target.address, connect_timeout)
@@ -88,18 +111,24 @@ def run_local(
                 duration=time.monotonic() - start,
                 address=target.address,
             )
+    run_id = secrets.token_hex(8)
     proc = subprocess.Popen(
-        argv_for(target, command),
+        argv_for(target, command, run_id),
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         start_new_session=True,
     )
     _current = proc
+    if target.connection == "docker":
+        _current_exec = (target.address, run_id)
     try:
         timed_out = _pump(proc, out, command_timeout, start)
+        if timed_out and _current_exec is not None:
+            reap_in_container(*_current_exec, timeout=connect_timeout)
     finally:
         _current = None
+        _current_exec = None
     duration = time.monotonic() - start
     if timed_out:
         error = f"command did not finish within {command_timeout:g}s"

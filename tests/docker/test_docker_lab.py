@@ -6,6 +6,7 @@ Destructive tests act on the ``victim`` service and restore it in the ``victim``
 
 from __future__ import annotations
 
+import subprocess
 import time
 from pathlib import Path
 from threading import Thread
@@ -247,9 +248,14 @@ def test_docker_connection_timeout(lab: Lab) -> None:
     assert r.status is Status.TIMEOUT, explain(report)
     assert r.exit_code is None
     assert r.error
-    # Not asserted: whether "sleep 60" still runs in the container afterwards. Killing the
-    # local `docker exec` client does not stop the exec'd process (as with ssh without a
-    # pty, the remote command outlives the deadline).
+    # Killing the local `docker exec` client alone would leave "sleep 60" running inside.
+    left = subprocess.run(
+        ["docker", "exec", box.address, "sh", "-c", "ps -eo args | grep -c '^sleep 60' || true"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert left.stdout.strip() == "0", left.stdout + left.stderr
 
 
 def test_mixed_ssh_and_docker_same_report_shape(lab: Lab) -> None:
