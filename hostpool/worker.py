@@ -523,24 +523,27 @@ def _pump_channel(
             break
         if channel.closed or not channel.get_transport().is_active():
             break
-        wait = 1.0
-        if deadline is not None:
-            wait = deadline - time.monotonic()
-            if wait <= 0:
-                return True
-            wait = min(wait, 1.0)
+        wait = _slice(deadline)
+        if wait is None:
+            return True
         select.select([fd], [], [], wait)
     # Both streams ended; the exit status follows within the same transport turn.
     while not channel.exit_status_ready():
         if not channel.get_transport().is_active():
             break
-        wait = 1.0
-        if deadline is not None:
-            wait = deadline - time.monotonic()
-            if wait <= 0:
-                return True
-        channel.status_event.wait(min(wait, 1.0))
+        wait = _slice(deadline)
+        if wait is None:
+            return True
+        channel.status_event.wait(wait)
     return False
+
+
+def _slice(deadline: float | None) -> float | None:
+    """How long one wait may last: a second at most, None once the deadline has passed."""
+    if deadline is None:
+        return 1.0
+    left = deadline - time.monotonic()
+    return None if left <= 0 else min(left, 1.0)
 
 
 # -- classification -----------------------------------------------------------------------

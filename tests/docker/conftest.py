@@ -26,6 +26,7 @@ from typing import Any, ClassVar
 import pytest
 
 from hostpool.models import Connection, HostKeyPolicy, SSHOptions, Target
+from hostpool.pids import pid_alive
 
 REPO = Path(__file__).resolve().parents[2]
 DOCKER_DIR = REPO / "docker"
@@ -102,16 +103,6 @@ def docker_compose_file() -> str:
     return str(COMPOSE_FILE)
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def _remove_stale_projects() -> None:
     """Labs of test sessions that were killed before their teardown (same machine only)."""
     out = docker(
@@ -123,7 +114,7 @@ def _remove_stale_projects() -> None:
     for line in out.splitlines():
         cid, _, project = line.partition(" ")
         match = re.fullmatch(r"hostpool-test-(\d+)", project)
-        if match and not _pid_alive(int(match.group(1))):
+        if match and not pid_alive(int(match.group(1))):
             stale.setdefault(project, []).append(cid)
     for project, ids in stale.items():
         docker("rm", "-f", "-v", *ids, check=False)
