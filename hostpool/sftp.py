@@ -26,14 +26,22 @@ from hostpool.transfer import CopySpec
 HASH_TIMEOUT = 300.0
 
 
-def run_transfer(
-    transport: paramiko.Transport, task: Task, new_key: tuple[str, str, str] | None
-) -> HostResult:
-    if task.kind not in ("copy", "fetch"):
-        return replace(transfer.unknown_kind(task), new_host_key=new_key)
+def open_client(transport: paramiko.Transport) -> paramiko.SFTPClient:
     client = paramiko.SFTPClient.from_transport(transport)
     if client is None:
         raise paramiko.SSHException("could not open an SFTP session")
+    return client
+
+
+def run_transfer(
+    transport: paramiko.Transport,
+    client: paramiko.SFTPClient,
+    task: Task,
+    new_key: tuple[str, str, str] | None,
+) -> HostResult:
+    if task.kind not in ("copy", "fetch"):
+        client.close()
+        return replace(transfer.unknown_kind(task), new_host_key=new_key)
     with client:
         result = _copy(transport, client, task) if task.kind == "copy" else _fetch(client, task)
     return replace(result, new_host_key=new_key)

@@ -19,10 +19,10 @@ import sys
 import threading
 import time
 import traceback
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import paramiko
 
@@ -45,6 +45,7 @@ PREFERRED_KEX = (
 PREFERRED_CIPHERS = ("aes128-gcm@openssh.com", "aes256-gcm@openssh.com", "aes128-ctr", "aes256-ctr")
 PREFERRED_MACS = ("hmac-sha2-256-etm@openssh.com", "hmac-sha2-256", "hmac-sha2-512")
 DEFAULT_IDENTITIES = ("id_ed25519", "id_ecdsa", "id_rsa")
+T = TypeVar("T")
 
 # paramiko compares MACs with a byte-by-byte Python loop; the stdlib's C comparison is
 # equally constant-time and costs nothing next to it.
@@ -162,9 +163,29 @@ def _dispatch(state: WorkerState, task: Task) -> HostResult:
     if task.kind != "exec":
         from hostpool import sftp
 
-        transport, new_key = _connected(state, target)
-        return sftp.run_transfer(transport, task, new_key)
+        transport, new_key, client = _open(state, target, sftp.open_client)
+        return sftp.run_transfer(transport, client, task, new_key)
     return _run_ssh(state, target, command, out)
+
+
+def _open(
+    state: WorkerState, target: Target, opener: Callable[[paramiko.Transport], T]
+) -> tuple[paramiko.Transport, Any, T]:
+    """Open a channel (session, SFTP) on the worker's connection to ``target``.
+
+    A kept connection can go stale between tasks (the server timed it out): the first
+    channel then fails, and one fresh connection is tried before giving up.
+    """
+    reused = state.slot is not None
+    transport, new_key = _connected(state, target)
+    try:
+        return transport, new_key, opener(transport)
+    except (paramiko.SSHException, EOFError, OSError):
+        if not reused:
+            raise
+        _drop_slot(state)
+        transport, new_key = _connected(state, target)
+        return transport, new_key, opener(transport)
 
 
 # -- connection ---------------------------------------------------------------------------
@@ -436,17 +457,9 @@ def _local_user() -> str:
 # -- command ------------------------------------------------------------------------------
 def _run_ssh(state: WorkerState, target: Target, command: str, out: Output) -> HostResult:
     opts = state.options
-    reused = state.slot is not None
-    transport, new_key = _connected(state, target)
-    try:
-        channel = transport.open_session(timeout=opts.connect_timeout)
-    except (paramiko.SSHException, EOFError, OSError):
-        if not reused:
-            raise
-        # The kept connection went stale between tasks: one fresh attempt.
-        _drop_slot(state)
-        transport, new_key = _connected(state, target)
-        channel = transport.open_session(timeout=opts.connect_timeout)
+    transport, new_key, channel = _open(
+        state, target, lambda t: t.open_session(timeout=opts.connect_timeout)
+    )
     start = time.monotonic()
     try:
         _exec_no_reply(channel, command)

@@ -254,3 +254,15 @@ def test_proxy_jump_failures_are_classified(
     ).results[0]
     assert dead_end.status is Status.UNREACHABLE
     assert "cannot reach" in dead_end.error
+
+
+def test_runner_recovers_when_its_kept_connection_dies(ssh_lab: SSHLab) -> None:
+    target = [ssh_lab.target(0)]
+    with Runner(ssh_lab.options(), forks=1) as runner:
+        assert runner.run(target, "true").exit_code() == 0
+        # The shell's parent is the sshd process serving the worker's kept connection.
+        cut = runner.run(target, "kill -9 $PPID; sleep 5").results[0]
+        assert cut.status is Status.UNREACHABLE, cut
+        again = runner.run(target, "echo back").results[0]
+    assert again.status is Status.OK, again.error
+    assert again.stdout == b"back\n"
