@@ -193,8 +193,14 @@ def _run_command(name: str) -> Callable[[Callable[..., None]], Callable[..., Non
 
     def register(func: Callable[..., None]) -> Callable[..., None]:
         own = inspect.signature(func, eval_str=True)
-        params = [p for p in own.parameters.values() if p.name != "flags"]
-        params += list(_COMMON.values())
+        mine = [p for p in own.parameters.values() if p.name != "flags"]
+        # Help lists arguments, then the shared options, then this command's own.
+        required = [p for p in mine if p.default is inspect.Parameter.empty]
+        optional = [p for p in mine if p.default is not inspect.Parameter.empty]
+        params = [
+            p.replace(kind=inspect.Parameter.KEYWORD_ONLY)
+            for p in [*required, *_COMMON.values(), *optional]
+        ]
 
         def command(**kwargs: Any) -> None:
             shared = {k: kwargs.pop(k) for k in _COMMON}

@@ -21,6 +21,7 @@ import os
 import queue
 import random
 import signal
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
@@ -55,6 +56,7 @@ def preload(*modules: str) -> None:
 POLL_INTERVAL = 0.25
 LOST_WORKER_GRACE = 2.0  # a dead worker's last result may still be in flight
 ORPHAN_GRACE = 30.0  # all workers idle yet tasks unclaimed: the pool lost them
+TERMINATE_GRACE = 10.0  # then workers still standing after terminate() are SIGKILLed
 RETRYABLE = (Status.UNREACHABLE, Status.TIMEOUT)
 
 LineHandler = Callable[[str, int, bytes], None]
@@ -200,21 +202,40 @@ class Runner:
         if pool is None:
             return
         if self._wedged:
-            self._release_suspects()
-            pool.terminate()
+            self._terminate_bounded(pool)
         else:
             pool.close()
-        pool.join()
+            pool.join()
         self._close_events()
 
     def terminate(self) -> None:
         pool, self._pool = self._pool, None
         if pool is None:
             return
-        self._release_suspects()
-        pool.terminate()
-        pool.join()
+        self._terminate_bounded(pool)
         self._close_events()
+
+    def _terminate_bounded(self, pool: PoolLike) -> None:
+        """Pool.terminate() joins every worker without a timeout; a worker that does not
+        take its SIGTERM (seen once with a replacement worker started during shutdown)
+        would hang the parent, so after a grace period the survivors get SIGKILL."""
+        self._release_suspects()
+        done = threading.Event()
+
+        def stop() -> None:
+            pool.terminate()
+            pool.join()
+            done.set()
+
+        threading.Thread(target=stop, name="hostpool-terminate", daemon=True).start()
+        if done.wait(TERMINATE_GRACE) or self.engine != "local":
+            return
+        for proc in list(getattr(pool, "_pool", ())):
+            pid = getattr(proc, "pid", None)
+            if pid and pid_alive(pid):
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.kill(pid, signal.SIGKILL)
+        done.wait(TERMINATE_GRACE)
 
     def _release_suspects(self) -> None:
         """Make given-up workers take SIGTERM even if stopped (a stopped process would
