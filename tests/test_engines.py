@@ -6,13 +6,11 @@ installed, unless ``HOSTPOOL_REQUIRE_RAY=1`` (CI) turns that into a failure.
 
 from __future__ import annotations
 
-import contextlib
 import importlib.util
 import operator
 import os
-import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,15 +19,12 @@ import pytest
 import hostpool
 from hostpool import engines
 from hostpool.errors import UsageError
-from hostpool.models import Connection, Status, Target
+from hostpool.models import Status, Target
 from hostpool.runner import Runner
+from tests.procs import local, marked_pids, wait_for
 from tests.sshd import SSHLab, keygen
 
 SEGMENT = "seg_lab"  # custom resource the session's Ray node offers, for pinning tests
-
-
-def local(name: str) -> Target:
-    return Target(name=name, address="localhost", connection=Connection.LOCAL)
 
 
 @pytest.fixture(scope="session")
@@ -202,26 +197,7 @@ def test_stopping_early_kills_running_commands(tmp_path: Path, engine: str) -> N
     options = hostpool.SSHOptions(command_timeout=120.0, env=(("HOSTPOOL_TEST_MARK", mark),))
     report = run([local("a"), local("b")], command, engine, forks=2, options=options, max_fail=1)
     assert sorted(r.status for r in report.results) == sorted([Status.FAILED, Status.INTERRUPTED])
-    assert _wait_for(lambda: not _marked_pids(mark)), _marked_pids(mark)
-
-
-def _marked_pids(mark: str) -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            with contextlib.suppress(OSError):
-                if mark.encode() in (entry / "environ").read_bytes():
-                    found.append(int(entry.name))
-    return found
-
-
-def _wait_for(predicate: Callable[[], bool], timeout: float = 30.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.1)
-    return False
+    assert wait_for(lambda: not marked_pids(mark)), marked_pids(mark)
 
 
 def test_stream_lines_reach_the_parent(ssh_lab: SSHLab, engine: str) -> None:

@@ -7,17 +7,13 @@ import os
 import signal
 import subprocess
 import sys
-import time
 import uuid
 from pathlib import Path
 
 import hostpool
-from hostpool.models import Connection, Status, Target
+from hostpool.models import Status
+from tests.procs import local, marked_pids, wait_for
 from tests.sshd import SSHLab
-
-
-def local(name: str) -> Target:
-    return Target(name=name, address="localhost", connection=Connection.LOCAL)
 
 
 def test_sigkilled_worker_is_reported(ssh_lab: SSHLab) -> None:
@@ -39,28 +35,6 @@ def test_killed_worker_among_healthy_hosts(ssh_lab: SSHLab, tmp_path: Path) -> N
     assert len(report.results) == 6
     assert statuses.count(Status.ERROR) == 1
     assert statuses.count(Status.OK) == 5
-
-
-def _marked_pids(mark: str) -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            if mark.encode() in (entry / "environ").read_bytes():
-                found.append(int(entry.name))
-        except OSError:
-            continue
-    return found
-
-
-def _wait_for(predicate, timeout: float = 30.0) -> bool:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.1)
-    return False
 
 
 def test_ctrl_c_interrupts_terminates_and_leaves_nothing(ssh_lab: SSHLab, tmp_path: Path) -> None:
@@ -92,7 +66,7 @@ def test_ctrl_c_interrupts_terminates_and_leaves_nothing(ssh_lab: SSHLab, tmp_pa
         start_new_session=True,  # its own process group, like a foreground job
     )
     try:
-        assert _wait_for(lambda: len(list(tmp_path.glob("started.*"))) >= 5), (
+        assert wait_for(lambda: len(list(tmp_path.glob("started.*"))) >= 5), (
             "commands never started"
         )
         os.killpg(proc.pid, signal.SIGINT)  # what the terminal does on Ctrl-C
@@ -107,7 +81,7 @@ def test_ctrl_c_interrupts_terminates_and_leaves_nothing(ssh_lab: SSHLab, tmp_pa
     assert len(data["results"]) == 5
     assert {r["status"] for r in data["results"]} == {"interrupted"}
     # No worker, forkserver or local command of that run survives it.
-    assert _wait_for(lambda: not _marked_pids(mark), timeout=10), _marked_pids(mark)
+    assert wait_for(lambda: not marked_pids(mark), timeout=10), marked_pids(mark)
 
 
 def test_parent_deadline_settles_a_wedged_worker(ssh_lab: SSHLab) -> None:

@@ -1,0 +1,35 @@
+"""Test helpers about processes: local targets, tagged process lookup, bounded waiting."""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from hostpool.models import Connection, Target
+
+
+def local(name: str) -> Target:
+    """A ``connection=local`` host: its shell's parent process is the pool worker itself."""
+    return Target(name=name, address="localhost", connection=Connection.LOCAL)
+
+
+def marked_pids(mark: str) -> list[int]:
+    """PIDs whose environment holds ``mark`` (every descendant of a run inherits it)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError):
+                if mark.encode() in (entry / "environ").read_bytes():
+                    found.append(int(entry.name))
+    return found
+
+
+def wait_for(predicate: Callable[[], bool], timeout: float = 30.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.1)
+    return False
