@@ -151,6 +151,8 @@ class Runner:
         self._wedged = False  # a worker holds a host past its deadline: join would hang
         self._suspects: set[int] = set()  # PIDs of workers the parent gave up on
         self._processes = 0
+        self._stopped_early = False  # the last run hit max_fail
+        self._idle_since = 0.0  # when every in-flight task became unclaimed (orphan check)
 
     # -- pool lifecycle ---------------------------------------------------------------------
     def __enter__(self) -> Runner:
@@ -307,8 +309,6 @@ class Runner:
             interrupted=interrupted,
             stopped_early=self._stopped_early,
         )
-
-    _stopped_early = False
 
     def _drive(self, pool: PoolLike, ledger: dict[int, _Entry], tasks: dict[int, Task]) -> None:
         """The parent's event loop: dispatch within a window, collect, police deadlines."""
@@ -477,8 +477,6 @@ class Runner:
         for seq in lost:
             self._settle(ledger[seq], Status.ERROR, "task lost: its worker died before starting it")
         return lost
-
-    _idle_since = 0.0
 
     def _settle(self, entry: _Entry, status: Status, message: str) -> None:
         """Answer for the pool: its AsyncResult stays pending, so close() must terminate."""

@@ -137,6 +137,7 @@ def test_killed_worker_is_reported(ssh_lab: SSHLab, engine: str) -> None:
     r = report.results[0]
     assert r.status is Status.ERROR
     assert "died" in r.error
+    assert report.exit_code() == 5
 
 
 def test_killed_worker_among_healthy_hosts(ssh_lab: SSHLab, tmp_path: Path, engine: str) -> None:

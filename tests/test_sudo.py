@@ -82,23 +82,41 @@ def local_inventory(tmp_path: Path) -> Path:
     return inv
 
 
-def test_sudo_password_from_file_reaches_sudo_only(tmp_path: Path, fake_sudo: Path) -> None:
+def exec_with_pass_file(
+    tmp_path: Path,
+    inventory: Path,
+    password: str,
+    command: str,
+    *extra: str,
+    env: dict[str, str] | None = None,
+) -> subprocess.CompletedProcess[str]:
+    """``hostpool exec -o json`` with the sudo password in a file (the CI way)."""
     pwfile = tmp_path / "pw"
-    pwfile.write_text(PASSWORD + "\n")
-    scan = f"{sys.executable} {tmp_path / 'scan.py'} {pwfile}"
-    env = {"PATH": f"{fake_sudo}:{os.environ['PATH']}"}
-    done = hostpool(
+    pwfile.write_text(password + "\n")
+    return hostpool(
         "exec",
         "-i",
-        str(local_inventory(tmp_path)),
+        str(inventory),
+        *extra,
         "--sudo-pass-file",
         str(pwfile),
         "-o",
         "json",
-        f"echo as=$FAKE_SUDO_AS; {scan}",
+        command,
         cwd=tmp_path,
         env=env,
     )
+
+
+def scanner(tmp_path: Path) -> str:
+    """A command that reports any process exposing the password in argv or environment."""
+    return f"{sys.executable} {tmp_path / 'scan.py'} {tmp_path / 'pw'}"
+
+
+def test_sudo_password_from_file_reaches_sudo_only(tmp_path: Path, fake_sudo: Path) -> None:
+    env = {"PATH": f"{fake_sudo}:{os.environ['PATH']}"}
+    command = f"echo as=$FAKE_SUDO_AS; {scanner(tmp_path)}"
+    done = exec_with_pass_file(tmp_path, local_inventory(tmp_path), PASSWORD, command, env=env)
     assert done.returncode == 0, done.stdout + done.stderr
     for r in json.loads(done.stdout)["results"]:
         assert r["stdout"] == "as=root\nclean\n", r
@@ -130,21 +148,8 @@ def test_ask_sudo_pass_prompts_once(tmp_path: Path, fake_sudo: Path) -> None:
 
 
 def test_wrong_sudo_password_fails_without_hanging(tmp_path: Path, fake_sudo: Path) -> None:
-    pwfile = tmp_path / "pw"
-    pwfile.write_text("wrong\n")
     env = {"PATH": f"{fake_sudo}:{os.environ['PATH']}"}
-    done = hostpool(
-        "exec",
-        "-i",
-        str(local_inventory(tmp_path)),
-        "--sudo-pass-file",
-        str(pwfile),
-        "-o",
-        "json",
-        "echo never",
-        cwd=tmp_path,
-        env=env,
-    )
+    done = exec_with_pass_file(tmp_path, local_inventory(tmp_path), "wrong", "echo never", env=env)
     assert done.returncode == 1
     for r in json.loads(done.stdout)["results"]:
         assert r["status"] == "failed" and "incorrect" in r["error"]
@@ -201,23 +206,9 @@ def sudo_sshd(ssh_lab: SSHLab, tmp_path: Path, fake_sudo: Path) -> Iterator[tupl
 
 def test_sudo_password_over_ssh(tmp_path: Path, sudo_sshd: tuple[Path, Path]) -> None:
     inv, known = sudo_sshd
-    pwfile = tmp_path / "pw"
-    pwfile.write_text(PASSWORD + "\n")
-    scan = f"{sys.executable} {tmp_path / 'scan.py'} {pwfile}"
-    done = hostpool(
-        "exec",
-        "-i",
-        str(inv),
-        "--known-hosts",
-        str(known),
-        "--ssh-config",
-        "none",
-        "--sudo-pass-file",
-        str(pwfile),
-        "-o",
-        "json",
-        f"echo as=$FAKE_SUDO_AS; {scan}",
-        cwd=tmp_path,
+    command = f"echo as=$FAKE_SUDO_AS; {scanner(tmp_path)}"
+    done = exec_with_pass_file(
+        tmp_path, inv, PASSWORD, command, "--known-hosts", str(known), "--ssh-config", "none"
     )
     assert done.returncode == 0, done.stdout + done.stderr
     (r,) = json.loads(done.stdout)["results"]
