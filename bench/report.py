@@ -99,7 +99,7 @@ def _ratios(cells: list[Cell]) -> None:
     for c in cells:
         rows.setdefault((c.mode, c.n, c.forks), []).append(c)
     for row in rows.values():
-        peers = [c for c in row if c.tool != HOSTPOOL and c.wall_s is not None]
+        peers = [c for c in row if not c.tool.startswith(HOSTPOOL) and c.wall_s is not None]
         if not peers:
             continue
         best_wall = min(c.wall_s for c in peers if c.wall_s is not None)

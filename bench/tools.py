@@ -404,8 +404,17 @@ class Ansible(Tool):
 
 
 class Hostpool(Tool):
+    """F hosts in flight as ``-f P --per-worker F/P``: P worker processes (the Pool), each
+    driving F/P connections on lane threads; P = min(F, 2 x cores)."""
+
     name = "hostpool"
-    note = "hostpool exec CLI (multiprocessing pool of paramiko workers)"
+    note = "hostpool exec CLI: -f P --per-worker F/P (P = min(F, 2 x cores) paramiko workers)"
+
+    def split(self, forks: int) -> tuple[int, int]:
+        """(processes, per_worker) for ``forks`` hosts in flight."""
+        cap = int(os.environ.get("HPBENCH_HOSTPOOL_PROCS", 0)) or 2 * (os.cpu_count() or 1)
+        processes = max(1, min(forks, cap))
+        return processes, -(-forks // processes)
 
     def unavailable(self, bench_python: str, hostpool_python: str) -> str | None:
         p = subprocess.run(
@@ -449,7 +458,9 @@ class Hostpool(Tool):
             "-i",
             str(ctx.lab.inventory(ctx.n, ctx.port)),
             "-f",
-            str(ctx.forks),
+            str(self.split(ctx.forks)[0]),
+            "--per-worker",
+            str(self.split(ctx.forks)[1]),
             "--known-hosts",
             str(ctx.lab.known_hosts),
             "--ssh-config",
@@ -482,10 +493,21 @@ class Hostpool(Tool):
         return v if not (v.ok and rc) else Validity(False, v.hosts_ok, f"exit status {rc}")
 
 
+class HostpoolProcs(Hostpool):
+    """The Pool without lanes: one worker process per host in flight."""
+
+    name = "hostpool-procs"
+    note = "hostpool exec CLI: -f F (one paramiko worker process per host in flight)"
+
+    def split(self, forks: int) -> tuple[int, int]:
+        return forks, 1
+
+
 ALL_TOOLS: dict[str, Tool] = {
     t.name: t
     for t in (
         Hostpool(),
+        HostpoolProcs(),
         AsyncSSH(),
         ParallelSSHLib(),
         Fabric(),

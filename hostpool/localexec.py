@@ -14,13 +14,14 @@ import secrets
 import selectors
 import signal
 import subprocess
+import threading
 import time
 
 from hostpool.models import HostResult, Status, Target
 from hostpool.output import STDERR, STDOUT, Output
 
-_current: subprocess.Popen[bytes] | None = None
-_current_exec: tuple[str, str] | None = None  # (container, run id) of a running docker exec
+# What each lane thread is running: its process group and, for docker, (container, run id).
+_running: dict[int, tuple[subprocess.Popen[bytes], tuple[str, str] | None]] = {}
 
 # Kills every process in the container whose environment carries the run id: killing the
 # local `docker exec` client leaves the exec'd command running inside the container.
@@ -32,12 +33,14 @@ _REAP_SCRIPT = (
 
 def kill_current() -> None:
     """Called from the worker's SIGTERM handler: no orphaned commands after terminate()."""
-    proc = _current
-    if proc is not None and proc.poll() is None:
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(proc.pid, signal.SIGKILL)
-    if _current_exec is not None:
-        reap_in_container(*_current_exec, timeout=5.0)
+    running = list(_running.values())
+    for proc, _ in running:
+        if proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(proc.pid, signal.SIGKILL)
+    for _, docker_exec in running:
+        if docker_exec is not None:
+            reap_in_container(*docker_exec, timeout=5.0)
 
 
 def reap_in_container(container: str, run_id: str, timeout: float) -> None:
@@ -99,7 +102,6 @@ def run_local(
     command_timeout: float | None,
 ) -> HostResult:
     """Run ``command`` for ``target``; never raises for the command's own failures."""
-    global _current, _current_exec
     start = time.monotonic()
     if target.connection == "docker":
         problem = docker_state(target.address, connect_timeout)
@@ -119,16 +121,15 @@ def run_local(
         stderr=subprocess.PIPE,
         start_new_session=True,
     )
-    _current = proc
-    if target.connection == "docker":
-        _current_exec = (target.address, run_id)
+    docker_exec = (target.address, run_id) if target.connection == "docker" else None
+    lane = threading.get_ident()
+    _running[lane] = (proc, docker_exec)
     try:
         timed_out = _pump(proc, out, command_timeout, start)
-        if timed_out and _current_exec is not None:
-            reap_in_container(*_current_exec, timeout=connect_timeout)
+        if timed_out and docker_exec is not None:
+            reap_in_container(*docker_exec, timeout=connect_timeout)
     finally:
-        _current = None
-        _current_exec = None
+        _running.pop(lane, None)
     duration = time.monotonic() - start
     if timed_out:
         error = f"command did not finish within {command_timeout:g}s"

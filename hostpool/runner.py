@@ -1,7 +1,8 @@
 """Parent side: owns the process pool, the per-host ledger and the deadlines.
 
 Shape: ``multiprocessing.Pool(processes=forks, initializer=init_worker, initargs=(options,
-events), maxtasksperchild=..., context=explicit start method)``; each host goes in with
+events), maxtasksperchild=..., context=explicit start method)`` (a ``LanePool``: the same
+Pool, whose workers may each run ``per_worker`` hosts at once); each host goes in with
 ``apply_async(run_task, callback=..., error_callback=...)``.  Callbacks run on the pool's
 result thread, so they only enqueue: a callback that raised would kill that thread and
 every later result would be lost.
@@ -29,6 +30,7 @@ from typing import Any, Protocol
 
 from hostpool import hostkeys
 from hostpool.errors import RunnerError, UsageError
+from hostpool.lanes import LanePool
 from hostpool.models import HostResult, SSHOptions, Status, Target, Task
 from hostpool.pids import pid_alive
 from hostpool.pooltask import init_worker, run_task
@@ -37,20 +39,7 @@ from hostpool.report import Report
 START_METHODS = ("forkserver", "spawn", "fork")
 DEFAULT_START_METHOD = "forkserver"
 # Modules the forkserver imports once, so each forked worker starts with paramiko loaded.
-FORKSERVER_PRELOAD = ["hostpool.worker", "hostpool.localexec"]
-
-
-def preload(*modules: str) -> None:
-    """Add modules for the forkserver to import before it forks any worker.
-
-    Every worker re-runs the parent's main script to rebuild ``__mp_main__``, and
-    CPython's forkserver cannot preload ``__main__`` itself (3.11 looks for a key that
-    ``get_preparation_data`` never sets).  An entry point names what its script imports
-    (the CLI: typer and click, ~35 ms of CPU per worker otherwise) so that re-run is free.
-    """
-    for name in modules:
-        if name not in FORKSERVER_PRELOAD:
-            FORKSERVER_PRELOAD.append(name)
+FORKSERVER_PRELOAD = ["hostpool.worker", "hostpool.localexec", "hostpool.lanes"]
 
 
 POLL_INTERVAL = 0.25
@@ -109,6 +98,7 @@ class Runner:
         options: SSHOptions | None = None,
         *,
         forks: int = 32,
+        per_worker: int = 1,
         start_method: str | None = None,
         max_tasks_per_child: int | None = None,
         engine: str = "local",
@@ -122,6 +112,10 @@ class Runner:
     ) -> None:
         if forks < 1:
             raise UsageError("forks must be at least 1")
+        if per_worker < 1:
+            raise UsageError("per-worker must be at least 1")
+        if per_worker > 1 and engine != "local":
+            raise UsageError("per-worker above 1 needs the local engine")
         if max_tasks_per_child is not None and max_tasks_per_child < 1:
             raise UsageError("max tasks per worker must be at least 1")
         method = start_method or DEFAULT_START_METHOD
@@ -135,6 +129,7 @@ class Runner:
         if on_line is not None and not self.options.stream:
             self.options = replace(self.options, stream=True)
         self.forks = forks
+        self.per_worker = per_worker
         self.start_method = method
         self.max_tasks_per_child = max_tasks_per_child
         self.engine = engine
@@ -151,6 +146,7 @@ class Runner:
         self._wedged = False  # a worker holds a host past its deadline: join would hang
         self._suspects: set[int] = set()  # PIDs of workers the parent gave up on
         self._processes = 0
+        self._lanes = 1
         self._stopped_early = False  # the last run hit max_fail
         self._idle_since = 0.0  # when every in-flight task became unclaimed (orphan check)
 
@@ -167,8 +163,11 @@ class Runner:
     def _ensure_pool(self, size_hint: int) -> PoolLike:
         if self._pool is not None:
             return self._pool
-        processes = max(1, min(self.forks, size_hint))
+        # Spread over processes first: lanes only where hosts outnumber the processes.
+        lanes = max(1, min(self.per_worker, -(-size_hint // self.forks)))
+        processes = max(1, min(self.forks, -(-size_hint // lanes)))
         self._processes = processes
+        self._lanes = lanes
         if self.engine == "local":
             ctx = multiprocessing.get_context(self.start_method)
             if self.start_method == "forkserver":
@@ -177,11 +176,13 @@ class Runner:
             # the task can kill its worker, or the parent never learns whom to watch.
             self._events = ctx.SimpleQueue()
             try:
-                self._pool = ctx.Pool(
+                self._pool = LanePool(
                     processes=processes,
                     initializer=init_worker,
                     initargs=(self.options, self._events),
                     maxtasksperchild=self.max_tasks_per_child,
+                    context=ctx,
+                    per_worker=lanes,
                 )
             except OSError as exc:
                 raise RunnerError(f"cannot start the worker pool: {exc}") from exc
@@ -313,7 +314,7 @@ class Runner:
     def _drive(self, pool: PoolLike, ledger: dict[int, _Entry], tasks: dict[int, Task]) -> None:
         """The parent's event loop: dispatch within a window, collect, police deadlines."""
         self._stopped_early = False
-        window = max(1, self._processes) * 2
+        window = max(1, self._processes * self._lanes) * 2
         failures = 0
         waiting = list(ledger)  # seqs not yet dispatched, in dispatch order
         in_flight: set[int] = set()

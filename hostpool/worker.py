@@ -24,6 +24,11 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, TypeVar
 
+# paramiko.config imports invoke when it is installed (Fabric brings it), only to run
+# ssh_config 'Match exec'; workers never read ssh_config (the parent does), and the
+# import costs ~38 ms of CPU in the forkserver.  Mark it absent unless already loaded.
+sys.modules.setdefault("invoke", None)  # type: ignore[arg-type]
+
 import paramiko
 
 from hostpool import localexec
@@ -82,7 +87,17 @@ class WorkerState:
     known: KnownHosts
     pkeys: dict[str, paramiko.PKey | str] = field(default_factory=dict)
     agent_keys: tuple[paramiko.AgentKey, ...] | None = None
-    slot: _Connection | None = None  # one connection per worker, kept for the next task
+    lanes: threading.local = field(default_factory=threading.local, repr=False)
+
+    @property
+    def slot(self) -> _Connection | None:
+        """The connection kept for the next task: one per worker, or per lane when a worker
+        runs several tasks at once (lanes.py), so each lane reuses its own like a process."""
+        return getattr(self.lanes, "slot", None)
+
+    @slot.setter
+    def slot(self, conn: _Connection | None) -> None:
+        self.lanes.slot = conn
 
 
 _state: WorkerState | None = None

@@ -1,0 +1,97 @@
+"""LanePool: several tasks at once per worker process, with the stdlib Pool's contract intact.
+
+Concurrency is shown without timing: tasks wait (bounded) for each other to arrive, so they
+only all succeed if the pool really ran them at the same time.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from hostpool.lanes import LanePool
+
+JOIN_LIMIT = 30.0  # a broken sentinel protocol shows as a join that never returns
+
+
+def rendezvous(room: str, expected: int, name: int) -> tuple[int, bool]:
+    """Enter ``room`` and wait until ``expected`` tasks are in it; (pid, everyone came)."""
+    Path(room, f"{name}").touch()
+    deadline = time.monotonic() + 15.0
+    while time.monotonic() < deadline:
+        if len(os.listdir(room)) >= expected:
+            return os.getpid(), True
+        time.sleep(0.02)
+    return os.getpid(), False
+
+
+def fail(message: str) -> None:
+    raise ValueError(message)
+
+
+def whoami(_: int) -> int:
+    return os.getpid()
+
+
+def new_pool(processes: int, per_worker: int, maxtasks: int | None = None) -> LanePool:
+    ctx = multiprocessing.get_context("forkserver")
+    return LanePool(processes, maxtasksperchild=maxtasks, context=ctx, per_worker=per_worker)
+
+
+def close_and_join(pool: LanePool) -> None:
+    pool.close()
+    joiner = threading.Thread(target=pool.join, daemon=True)
+    joiner.start()
+    joiner.join(JOIN_LIMIT)
+    if joiner.is_alive():
+        pool.terminate()
+        pytest.fail("Pool.join() did not return: a worker never got its sentinel")
+
+
+def test_each_worker_runs_per_worker_tasks_at_once(tmp_path: Path) -> None:
+    pool = new_pool(2, per_worker=3)
+    pending = [pool.apply_async(rendezvous, (str(tmp_path), 6, i)) for i in range(6)]
+    results = [p.get(timeout=30) for p in pending]
+    close_and_join(pool)
+    assert all(arrived for _, arrived in results), "six tasks were not all running together"
+    per_pid = {pid: sum(1 for p, _ in results if p == pid) for pid, _ in results}
+    assert sorted(per_pid.values()) == [3, 3]  # a busy worker left tasks to the other
+
+
+def test_close_and_join_with_more_lanes_than_sentinels() -> None:
+    pool = new_pool(3, per_worker=4)
+    assert [pool.apply_async(whoami, (i,)).get(timeout=30) > 0 for i in range(10)]
+    close_and_join(pool)
+
+
+def test_maxtasksperchild_replaces_workers() -> None:
+    pool = new_pool(2, per_worker=2, maxtasks=2)
+    pids = [pool.apply_async(whoami, (i,)).get(timeout=30) for i in range(8)]
+    close_and_join(pool)
+    assert len(set(pids)) >= 4
+
+
+def test_task_exception_reaches_error_callback() -> None:
+    errors: list[BaseException] = []
+    pool = new_pool(1, per_worker=2)
+    pending = pool.apply_async(fail, ("boom",), error_callback=errors.append)
+    with pytest.raises(ValueError, match="boom"):
+        pending.get(timeout=30)
+    close_and_join(pool)
+    assert [type(e) for e in errors] == [ValueError]
+
+
+def test_per_worker_one_is_the_stdlib_worker() -> None:
+    pool = new_pool(1, per_worker=1)
+    assert pool.apply_async(whoami, (0,)).get(timeout=30) > 0
+    close_and_join(pool)
+
+
+def test_per_worker_must_be_positive() -> None:
+    with pytest.raises(ValueError, match="per_worker"):
+        LanePool(1, per_worker=0)
