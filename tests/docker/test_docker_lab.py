@@ -25,6 +25,13 @@ NODES = ("node1", "node2", "node3", "node4")  # == conftest.NODES (compose servi
 pytestmark = pytest.mark.docker
 
 
+# The same hosts in flight as one process each, or as lanes of a single worker process:
+# a frozen or dropped connection in one lane must not hold up the other lanes.
+POOLS = pytest.mark.parametrize(
+    "pool", [{"forks": 3}, {"forks": 1, "per_worker": 3}], ids=["processes", "lanes"]
+)
+
+
 def by_host(results: tuple[HostResult, ...]) -> dict[str, HostResult]:
     return {r.host: r for r in results}
 
@@ -108,12 +115,13 @@ def in_background(lab: Lab, service: str, marker: str, action: str) -> tuple[Thr
     return thread, outcome
 
 
-def test_stopped_mid_command_is_unreachable(lab: Lab, victim: str) -> None:
+@POOLS
+def test_stopped_mid_command_is_unreachable(lab: Lab, victim: str, pool: dict[str, int]) -> None:
     # A distinctive sleep so the stopper only fires once the command really runs.
     command = "sleep 5.37; echo done"
     stopper, outcome = in_background(lab, victim, "sleep 5.37", "stop")
     targets = [lab.target("node1"), lab.target(victim), lab.target("node2")]
-    report = hostpool.run(targets, command, forks=3, options=lab.options(command_timeout=30))
+    report = hostpool.run(targets, command, **pool, options=lab.options(command_timeout=30))
     stopper.join(timeout=40)
 
     assert outcome == ["stop"], outcome
@@ -127,11 +135,12 @@ def test_stopped_mid_command_is_unreachable(lab: Lab, victim: str) -> None:
     assert res[victim].error
 
 
-def test_paused_is_timeout(lab: Lab, victim: str) -> None:
+@POOLS
+def test_paused_is_timeout(lab: Lab, victim: str, pool: dict[str, int]) -> None:
     lab.docker("pause", lab.container(victim))
     targets = [lab.target("node1"), lab.target(victim), lab.target("node2")]
     report = hostpool.run(
-        targets, "echo hi", forks=3, options=lab.options(connect_timeout=2, command_timeout=5)
+        targets, "echo hi", **pool, options=lab.options(connect_timeout=2, command_timeout=5)
     )
 
     res = by_host(report.results)
@@ -144,12 +153,13 @@ def test_paused_is_timeout(lab: Lab, victim: str) -> None:
     assert res[victim].exit_code is None
 
 
-def test_paused_mid_command_is_timeout(lab: Lab, victim: str) -> None:
+@POOLS
+def test_paused_mid_command_is_timeout(lab: Lab, victim: str, pool: dict[str, int]) -> None:
     pauser, outcome = in_background(lab, victim, "sleep 3.41", "pause")
     report = hostpool.run(
         [lab.target("node1"), lab.target(victim)],
         "sleep 3.41; echo done",
-        forks=2,
+        **pool,
         options=lab.options(command_timeout=8),
     )
     pauser.join(timeout=40)
