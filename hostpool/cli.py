@@ -6,7 +6,6 @@ only module that imports typer.
 
 from __future__ import annotations
 
-import gc
 import importlib.machinery
 import inspect
 import json
@@ -427,9 +426,6 @@ def _spare_workers_the_main_script() -> None:
 def main() -> None:
     """Console entry point: library errors become their documented exit codes."""
     _spare_workers_the_main_script()
-    # Everything imported so far lives until exit: keep it out of the cyclic collector,
-    # which otherwise rescans it on every full collection the run's allocations trigger.
-    gc.freeze()
     try:
         code = app(standalone_mode=False)
         sys.exit(code if isinstance(code, int) else 0)

@@ -102,7 +102,12 @@ def test_hosts_lists_resolved_vars(ssh_lab: SSHLab, tmp_path: Path) -> None:
     assert "h3" in table.stdout and "4 hosts" in table.stdout
 
 
-def test_exec_over_ssh_with_known_hosts(ssh_lab: SSHLab, tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    "pool", [("-f", "2"), ("-f", "1", "--per-worker", "4")], ids=["processes", "lanes"]
+)
+def test_exec_over_ssh_with_known_hosts(
+    ssh_lab: SSHLab, tmp_path: Path, pool: tuple[str, ...]
+) -> None:
     inv = ssh_lab.inventory(tmp_path / "lab.ini")
     done = hostpool(
         "exec",
@@ -110,8 +115,7 @@ def test_exec_over_ssh_with_known_hosts(ssh_lab: SSHLab, tmp_path: Path) -> None
         str(inv),
         "--known-hosts",
         str(ssh_lab.known_hosts),
-        "-f",
-        "2",
+        *pool,
         "--ssh-config",
         "none",
         "echo $((6*7))",
@@ -127,29 +131,6 @@ def test_accept_new_then_strict(ssh_lab: SSHLab, tmp_path: Path) -> None:
     assert hostpool(*base).returncode == 4
     assert hostpool(*base[:-1], "--accept-new", "true").returncode == 0
     assert hostpool(*base).returncode == 0
-
-
-def test_per_worker_drives_several_hosts_from_one_worker(ssh_lab: SSHLab, tmp_path: Path) -> None:
-    inv = ssh_lab.inventory(tmp_path / "lab.ini")
-    done = hostpool(
-        "exec",
-        "-i",
-        str(inv),
-        "--known-hosts",
-        str(ssh_lab.known_hosts),
-        "-f",
-        "1",
-        "--per-worker",
-        "4",
-        "--ssh-config",
-        "none",
-        "-o",
-        "json",
-        "echo $((6*7))",
-    )
-    assert done.returncode == 0, done.stdout + done.stderr
-    results = json.loads(done.stdout)["results"]
-    assert [r["stdout"] for r in results] == ["42\n"] * 4
 
 
 def test_console_script_is_not_rerun_in_workers(monkeypatch: pytest.MonkeyPatch) -> None:
