@@ -450,6 +450,7 @@ class Hostpool(Tool):
     def command(self, ctx: Ctx) -> tuple[list[str], dict[str, str]]:
         # The way users run it: the console script (``-m hostpool.cli`` would make every
         # worker re-run the module as ``__mp_main__``).
+        processes, per_worker = self.split(ctx.forks)
         return [
             ctx.hostpool_python,
             "-c",
@@ -458,9 +459,9 @@ class Hostpool(Tool):
             "-i",
             str(ctx.lab.inventory(ctx.n, ctx.port)),
             "-f",
-            str(self.split(ctx.forks)[0]),
+            str(processes),
             "--per-worker",
-            str(self.split(ctx.forks)[1]),
+            str(per_worker),
             "--known-hosts",
             str(ctx.lab.known_hosts),
             "--ssh-config",
