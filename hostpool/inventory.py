@@ -53,6 +53,8 @@ _NAME_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,252}")
 _USER_RE = re.compile(r"[a-z_][a-z0-9_.-]*\$?", re.IGNORECASE)
 _GROUP_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
 _VAR_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_UNQUOTED_RE = re.compile(r"[^'\"\\]*")  # nothing shlex would treat as quoting
+_SHLEX_SPACE_RE = re.compile(r"[ \t\r\n]+")  # shlex's whitespace, not str.split's
 _MAX_USER = 32
 
 _CONNECTIONS = {
@@ -439,8 +441,13 @@ class _Parser:
         self.assign(self.groups[self.section.group].scope, key.strip(), " ".join(words), lineno)
 
     def split(self, line: str, lineno: int) -> list[str]:
+        text = strip_comment(line)
+        if _UNQUOTED_RE.fullmatch(text):
+            # What shlex.split returns for text without quotes or escapes, at a tenth of
+            # the cost (shlex was half of the parse time of a 500-host inventory).
+            return [word for word in _SHLEX_SPACE_RE.split(text) if word]
         try:
-            return shlex.split(strip_comment(line))
+            return shlex.split(text)
         except ValueError as exc:
             raise self.error(lineno, f"bad quoting: {exc}") from exc
 

@@ -93,7 +93,11 @@ def lane_worker(
     _pin_to_one_cpu()
     if initializer is not None:
         initializer(*initargs)
-    free = threading.Semaphore(per_worker)
+    # Free-lane tokens: a C-level queue is cheaper per task than threading.Semaphore's
+    # Python Condition, and its blocking get() still lets signal handlers run.
+    free: queue.SimpleQueue[None] = queue.SimpleQueue()
+    for _ in range(per_worker):
+        free.put(None)
     local: queue.SimpleQueue[Any] = queue.SimpleQueue()
     lanes = [
         threading.Thread(
@@ -106,7 +110,7 @@ def lane_worker(
     taken = 0
     try:
         while maxtasks is None or taken < maxtasks:
-            free.acquire()
+            free.get()
             try:
                 task = inqueue.get()
             except (EOFError, OSError):
@@ -144,7 +148,7 @@ def _pin_to_one_cpu() -> None:
 
 
 def _lane(
-    local: queue.SimpleQueue[Any], outqueue: Any, free: threading.Semaphore, wrap: bool
+    local: queue.SimpleQueue[Any], outqueue: Any, free: queue.SimpleQueue[None], wrap: bool
 ) -> None:
     while (task := local.get()) is not None:
         job, i, func, args, kwds = task
@@ -159,4 +163,4 @@ def _lane(
         except Exception as exc:
             outqueue.put((job, i, (False, _stdlib.MaybeEncodingError(exc, result[1]))))
         task = result = None  # drop references before waiting, as the stdlib loop does
-        free.release()
+        free.put(None)

@@ -30,6 +30,7 @@ from typing import Any, Protocol
 
 from hostpool import hostkeys
 from hostpool.errors import RunnerError, UsageError
+from hostpool.eventq import EventQueue
 from hostpool.lanes import LanePool
 from hostpool.models import HostResult, SSHOptions, Status, Target, Task
 from hostpool.pids import pid_alive
@@ -174,7 +175,7 @@ class Runner:
                 ctx.set_forkserver_preload(FORKSERVER_PRELOAD)
             # SimpleQueue writes synchronously: a 'start' event must be in the pipe before
             # the task can kill its worker, or the parent never learns whom to watch.
-            self._events = ctx.SimpleQueue()
+            self._events = EventQueue(ctx=ctx)
             try:
                 self._pool = LanePool(
                     processes=processes,
@@ -329,7 +330,8 @@ class Runner:
             self._drain_events(ledger)
             if time.monotonic() - last_check >= POLL_INTERVAL:
                 last_check = time.monotonic()
-                finished += [seq for seq in in_flight if self._police(ledger[seq])]
+                alive: dict[int, bool] = {}  # lanes share a PID: look each up once a pass
+                finished += [seq for seq in in_flight if self._police(ledger[seq], alive)]
                 finished += self._orphans(ledger, in_flight)
             for seq in finished:
                 if seq not in in_flight:
@@ -436,7 +438,7 @@ class Runner:
             return None
         return self.options.connect_timeout * 4 + self.options.command_timeout + self.deadline_grace
 
-    def _police(self, entry: _Entry) -> bool:
+    def _police(self, entry: _Entry, alive: dict[int, bool]) -> bool:
         """Settle a host the pool will never answer for; True when it did."""
         if entry.state != "running":
             return False
@@ -447,7 +449,7 @@ class Runner:
                 entry, Status.TIMEOUT, f"no answer from worker {entry.pid} within {limit:g}s"
             )
             return True
-        if entry.pid and self.engine == "local" and not pid_alive(entry.pid):
+        if entry.pid and self.engine == "local" and not self._alive(entry.pid, alive):
             if not entry.pid_gone_at:
                 entry.pid_gone_at = now
             elif now - entry.pid_gone_at > LOST_WORKER_GRACE:
@@ -456,6 +458,12 @@ class Runner:
                 )
                 return True
         return False
+
+    @staticmethod
+    def _alive(pid: int, seen: dict[int, bool]) -> bool:
+        if pid not in seen:
+            seen[pid] = pid_alive(pid)
+        return seen[pid]
 
     def _orphans(self, ledger: dict[int, _Entry], in_flight: set[int]) -> list[int]:
         """Hosts handed to the pool that no worker ever picked up while every worker sat idle.

@@ -162,3 +162,19 @@ def test_other_main_scripts_are_left_alone(monkeypatch: pytest.MonkeyPatch) -> N
     monkeypatch.setitem(sys.modules, "__main__", script)
     cli._spare_workers_the_main_script()
     assert script.__spec__ is None
+
+
+def test_the_parent_stays_lean() -> None:
+    # Start-up is paid on every invocation: the parent must not load the SSH stack (workers
+    # only), pydantic (typer 0.29+ coerces every option through it, ~70 ms) or rich.
+    code = (
+        "import sys; from hostpool.cli import main; sys.argv = ['hostpool', 'exec', '-i', "
+        "'inventories/local.ini', '-o', 'json', 'true']\n"
+        "try:\n    main()\nexcept SystemExit as e:\n    code = e.code\n"
+        "heavy = {'paramiko', 'cryptography', 'pydantic', 'rich', 'tabulate'}\n"
+        "print('LOADED', sorted(heavy & {m.split('.')[0] for m in sys.modules}), code)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=120
+    )
+    assert "LOADED [] 0" in done.stdout, (done.stdout[-500:], done.stderr[-500:])

@@ -128,6 +128,26 @@ def test_shell_like_quoting_in_host_and_group_vars() -> None:
     assert target.var("greeting") == "hi there"
 
 
+@pytest.mark.parametrize(
+    "line",
+    [
+        "h a=1\tb=2  c=3\r",
+        "h a=x\u2003y b=\xa0z",  # str.split's whitespace, not shlex's: stays in the word
+        "h a=b\\ c",
+        "h a='x  y' b=\"p q\"",
+        "h a=it\\'s",
+    ],
+)
+def test_host_lines_split_exactly_as_shlex(line: str) -> None:
+    # Unquoted lines take a fast path; every line must still split the way shlex does.
+    import shlex
+
+    words = shlex.split(line)
+    target = one(line + "\n")
+    assert target.name == words[0]
+    assert dict(target.vars) == dict(w.split("=", 1) for w in words[1:])
+
+
 def test_var_values_may_contain_equals_and_be_empty() -> None:
     target = one("h opts=a=b empty=\n[all:vars]\nexpr = x=1\n")
     assert target.var("opts") == "a=b"
