@@ -95,3 +95,19 @@ def test_per_worker_one_is_the_stdlib_worker() -> None:
 def test_per_worker_must_be_positive() -> None:
     with pytest.raises(ValueError, match="per_worker"):
         LanePool(1, per_worker=0)
+
+
+def scheduling(_: int) -> tuple[int, int]:
+    return os.sched_getscheduler(0), len(os.sched_getaffinity(0))
+
+
+@pytest.mark.skipif(not hasattr(os, "SCHED_BATCH"), reason="Linux scheduling policies only")
+def test_lane_threads_run_batch_scheduled_on_one_cpu() -> None:
+    # Lanes share one GIL: batch scheduling and one CPU keep their hand-offs cheap.  Each
+    # task runs on a lane thread, so this is what the threads inherited.
+    pool = new_pool(1, per_worker=2)
+    policy, cpus = pool.apply_async(scheduling, (0,)).get(timeout=30)
+    close_and_join(pool)
+    assert policy == os.SCHED_BATCH
+    if len(os.sched_getaffinity(0)) > 1:
+        assert cpus == 1
