@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shlex
 from pathlib import Path
 
 import pytest
@@ -140,8 +141,6 @@ def test_shell_like_quoting_in_host_and_group_vars() -> None:
 )
 def test_host_lines_split_exactly_as_shlex(line: str) -> None:
     # Unquoted lines take a fast path; every line must still split the way shlex does.
-    import shlex
-
     words = shlex.split(line)
     target = one(line + "\n")
     assert target.name == words[0]
