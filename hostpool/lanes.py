@@ -21,10 +21,11 @@ from __future__ import annotations
 
 import multiprocessing
 import multiprocessing.pool
-import os
 import queue
 import threading
 from typing import Any
+
+from hostpool import sched
 
 # The stdlib worker loop this replaces, and the tuple shapes it speaks:
 # task = (job, i, func, args, kwds); result = (job, i, (ok, value)).
@@ -90,8 +91,8 @@ def lane_worker(
     if hasattr(inqueue, "_writer"):
         inqueue._writer.close()
         outqueue._reader.close()
-    _pin_to_one_cpu()
-    _batch_scheduling()
+    identity = getattr(multiprocessing.current_process(), "_identity", ())  # 1, 2, ... per pool
+    sched.confine(identity[-1] - 1 if identity else None)
     if initializer is not None:
         initializer(*initargs)
     # Free-lane tokens: a C-level queue is cheaper per task than threading.Semaphore's
@@ -125,48 +126,6 @@ def lane_worker(
             local.put(None)
         for lane in lanes:
             lane.join()
-
-
-def _pin_to_one_cpu() -> None:
-    """Keep this worker's threads on one CPU, workers spread round-robin over the allowed ones.
-
-    The lanes share one GIL, so they never run in parallel anyway; spread over several
-    CPUs, every GIL hand-off and every paramiko event between a lane and its transport
-    thread is a cross-CPU wake-up.  Measured with 4 workers x 8 lanes on 2 cores: 13-20%
-    less CPU per connection pinned.  Linux only; elsewhere, or if refused, nothing changes.
-    """
-    getaffinity = getattr(os, "sched_getaffinity", None)
-    if getaffinity is None:
-        return
-    cpus = sorted(getaffinity(0))
-    identity = getattr(multiprocessing.current_process(), "_identity", ())  # 1, 2, ... per pool
-    if len(cpus) < 2 or not identity:
-        return
-    try:
-        os.sched_setaffinity(0, {cpus[(identity[-1] - 1) % len(cpus)]})
-    except OSError:
-        return
-
-
-def _batch_scheduling() -> None:
-    """Run this worker (and every thread it starts later) under SCHED_BATCH.
-
-    Each lane and transport thread hands the GIL and paramiko's events back and forth
-    dozens of times per connection.  Under the normal policy every such wake-up preempts
-    the running thread on the shared CPU, which soon blocks on the GIL again: a context
-    switch pair that does no work.  A batch thread waits for the CPU instead of taking it,
-    which is what throughput-bound workers want.  Measured with 2 workers x 16 lanes:
-    36% fewer context switches, 5-7% less CPU per connection, same wall time; with it one
-    worker of 32 lanes beat two of 16 (-10% CPU, -5% wall at 500 hosts).  Linux only,
-    needs no privilege; elsewhere, or if refused, nothing changes.
-    """
-    policy = getattr(os, "SCHED_BATCH", None)
-    if policy is None:
-        return
-    try:
-        os.sched_setscheduler(0, policy, os.sched_param(0))
-    except OSError:
-        return
 
 
 def _lane(

@@ -17,6 +17,7 @@ import subprocess
 import threading
 import time
 
+from hostpool import sched
 from hostpool.models import HostResult, Status, Target
 from hostpool.output import STDERR, STDOUT, Output
 
@@ -114,13 +115,14 @@ def run_local(
                 address=target.address,
             )
     run_id = secrets.token_hex(8)
-    proc = subprocess.Popen(
-        argv_for(target, command, run_id),
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        start_new_session=True,
-    )
+    with sched.unconfined():  # a lane's one CPU and batch policy are not the command's
+        proc = subprocess.Popen(
+            argv_for(target, command, run_id),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
+        )
     docker_exec = (target.address, run_id) if target.connection == "docker" else None
     lane = threading.get_ident()
     _running[lane] = (proc, docker_exec)

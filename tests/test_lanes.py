@@ -8,13 +8,18 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import shlex
+import sys
 import threading
 import time
 from pathlib import Path
 
 import pytest
 
+import hostpool
 from hostpool.lanes import LanePool
+from hostpool.models import Status
+from tests.procs import local
 
 JOIN_LIMIT = 30.0  # a broken sentinel protocol shows as a join that never returns
 
@@ -111,3 +116,14 @@ def test_lane_threads_run_batch_scheduled_on_one_cpu() -> None:
     assert policy == os.SCHED_BATCH
     if len(os.sched_getaffinity(0)) > 1:
         assert cpus == 1
+
+
+@pytest.mark.skipif(not hasattr(os, "SCHED_BATCH"), reason="Linux scheduling policies only")
+def test_commands_started_from_lanes_get_the_original_cpus_and_policy() -> None:
+    # One CPU and batch scheduling are for the lanes' own threads: a local command
+    # (think `make -j8` on a connection=local host) gets what the worker started with.
+    probe = "import os; print(os.sched_getscheduler(0), sorted(os.sched_getaffinity(0)))"
+    command = f"{shlex.quote(sys.executable)} -c {shlex.quote(probe)}"
+    report = hostpool.run([local("here"), local("there")], command, forks=1, per_worker=2)
+    mine = f"{os.sched_getscheduler(0)} {sorted(os.sched_getaffinity(0))}\n"
+    assert [(r.status, r.stdout.decode()) for r in report.results] == [(Status.OK, mine)] * 2
