@@ -7,50 +7,64 @@
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 # Where each public name lives.  Resolved on first use (PEP 562): a pool worker imports
 # ``hostpool.worker``, and importing the package must not drag the parent's half
-# (inventory, runner, report, tabulate: ~70 ms of CPU) into the forkserver and workers.
+# (inventory, pool, report, tabulate: ~70 ms of CPU) into the forkserver and workers.
 _EXPORTS = {
-    "describe": "api",
-    "load": "api",
-    "select": "api",
+    "describe": "inventory",
+    "load": "inventory",
+    "select": "inventory",
+    "load_inventory": "inventory",
+    "HostDefaults": "inventory",
+    "Inventory": "inventory",
     "ConfigError": "errors",
+    "ExitCode": "errors",
     "HostFailures": "errors",
     "HostpoolError": "errors",
     "InventoryError": "errors",
     "PatternError": "errors",
+    "PoolError": "errors",
     "UsageError": "errors",
-    "HostDefaults": "inventory",
-    "Inventory": "inventory",
-    "load_inventory": "inventory",
     "Connection": "models",
+    "Copy": "models",
+    "Exec": "models",
+    "Fetch": "models",
     "HostKeyPolicy": "models",
     "HostResult": "models",
     "SSHOptions": "models",
     "Status": "models",
     "Target": "models",
     "Task": "models",
-    "ExitCode": "report",
     "Report": "report",
-    "Runner": "runner",
-    "run": "runner",
+    "Engine": "pool.engines",
+    "EngineOptions": "pool.engines",
+    "RunPolicy": "pool.ledger",
+    "Timing": "pool.ledger",
+    "Pool": "pool.pool",
+    "Runner": "pool.pool",
+    "StartMethod": "pool.pool",
+    "run": "pool.pool",
 }
 
 if TYPE_CHECKING:
-    from hostpool.api import describe, load, select
     from hostpool.errors import (
         ConfigError,
+        ExitCode,
         HostFailures,
         HostpoolError,
         InventoryError,
         PatternError,
+        PoolError,
         UsageError,
     )
-    from hostpool.inventory import HostDefaults, Inventory, load_inventory
+    from hostpool.inventory import HostDefaults, Inventory, describe, load, load_inventory, select
     from hostpool.models import (
         Connection,
+        Copy,
+        Exec,
+        Fetch,
         HostKeyPolicy,
         HostResult,
         SSHOptions,
@@ -58,11 +72,13 @@ if TYPE_CHECKING:
         Target,
         Task,
     )
-    from hostpool.report import ExitCode, Report
-    from hostpool.runner import Runner, run
+    from hostpool.pool.engines import Engine, EngineOptions
+    from hostpool.pool.ledger import RunPolicy, Timing
+    from hostpool.pool.pool import Pool, Runner, StartMethod, run
+    from hostpool.report import Report
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> object:
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'hostpool' has no attribute {name!r}")
@@ -78,7 +94,12 @@ def __dir__() -> list[str]:
 __all__ = [
     "ConfigError",
     "Connection",
+    "Copy",
+    "Engine",
+    "EngineOptions",
+    "Exec",
     "ExitCode",
+    "Fetch",
     "HostDefaults",
     "HostFailures",
     "HostKeyPolicy",
@@ -87,12 +108,17 @@ __all__ = [
     "Inventory",
     "InventoryError",
     "PatternError",
+    "Pool",
+    "PoolError",
     "Report",
+    "RunPolicy",
     "Runner",
     "SSHOptions",
+    "StartMethod",
     "Status",
     "Target",
     "Task",
+    "Timing",
     "UsageError",
     "describe",
     "load",

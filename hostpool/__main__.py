@@ -4,6 +4,6 @@ Preferred over ``python -m hostpool.cli``: multiprocessing skips re-running a
 ``__main__`` module in each worker, so workers start without re-importing the CLI.
 """
 
-from hostpool.cli import main
+from hostpool.cli.app import main
 
 main()

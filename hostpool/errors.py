@@ -9,23 +9,37 @@ error to its documented exit status in one place.
 
 from __future__ import annotations
 
+import enum
+
+
+class ExitCode(enum.IntEnum):
+    """Every exit status the CLI can end with; ``Report.exit_code`` decides among them."""
+
+    OK = 0
+    FAILED = 1  # some command exited non-zero (or ran past its deadline)
+    USAGE = 2
+    CONFIG = 3  # inventory or configuration error; nothing was contacted
+    UNREACHABLE = 4  # some host could not be reached, authenticated or trusted
+    INTERNAL = 5  # a worker was lost or hostpool itself failed
+    INTERRUPTED = 130
+
 
 class HostpoolError(Exception):
     """Root of everything hostpool raises on purpose."""
 
-    exit_code = 5
+    exit_code: ExitCode = ExitCode.INTERNAL
 
 
 class UsageError(HostpoolError):
     """The caller asked for something that cannot mean anything (bad flag values)."""
 
-    exit_code = 2
+    exit_code = ExitCode.USAGE
 
 
 class ConfigError(HostpoolError):
     """Configuration the run depends on is wrong; nothing was contacted."""
 
-    exit_code = 3
+    exit_code = ExitCode.CONFIG
 
 
 class InventoryError(ConfigError):
@@ -60,7 +74,7 @@ class HostKeyStoreError(ConfigError):
 class HostFailures(HostpoolError):
     """Raised only on request (``Report.raise_for_failures``): per-host outcomes are data."""
 
-    exit_code = 1
+    exit_code = ExitCode.FAILED
 
     def __init__(self, hosts: tuple[str, ...], summary: str) -> None:
         super().__init__(hosts, summary)
@@ -71,7 +85,10 @@ class HostFailures(HostpoolError):
         return self.summary
 
 
-class RunnerError(HostpoolError):
+class PoolError(HostpoolError):
     """The pool itself misbehaved (could not start, lost its workers beyond recovery)."""
 
-    exit_code = 5
+    exit_code = ExitCode.INTERNAL
+
+
+RunnerError = PoolError  # the earlier name

@@ -1,15 +1,20 @@
-"""Plain records that cross the process boundary (parent <-> pool workers).
+"""Records that cross the process boundary (parent <-> pool workers), both sides.
 
-Only builtins live here: a worker result must pickle and unpickle anywhere, including
-on a Ray node, and must never carry a live connection or a library exception.
+Only builtins live here: a task, a result or an event must pickle and unpickle anywhere,
+including on a Ray node, and must never carry a live connection or a library exception
+(a paramiko exception may not pickle, and one that cannot be rebuilt hangs a Pool).
 """
 
 from __future__ import annotations
 
 import enum
+import re
 from dataclasses import dataclass, field
 
+from hostpool.errors import UsageError
+
 DEFAULT_OUTPUT_LIMIT = 32 * 1024 * 1024  # bytes kept per stream per host
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 
 
 class Status(enum.StrEnum):
@@ -37,6 +42,11 @@ class HostKeyPolicy(enum.StrEnum):
     IGNORE = "ignore"  # no checking at all; explicit opt-in only
 
 
+class Stream(enum.IntEnum):
+    STDOUT = 1
+    STDERR = 2
+
+
 @dataclass(frozen=True, slots=True)
 class Target:
     """One resolved host: inventory vars, ssh_config and CLI defaults already applied."""
@@ -60,32 +70,111 @@ class Target:
 
 @dataclass(frozen=True, slots=True)
 class SSHOptions:
-    """Run-wide settings, handed to every worker once through the pool initializer."""
+    """Run-wide settings, handed to every worker once through the pool initializer.
+
+    Secrets (the sudo password) travel here, through the initializer's pipe, and never
+    in argv or the environment.
+    """
 
     connect_timeout: float = 10.0
-    command_timeout: float | None = None
+    command_timeout: float | None = None  # default for Exec actions that set none
     host_key_policy: HostKeyPolicy = HostKeyPolicy.STRICT
     known_hosts: tuple[str, ...] = ()  # empty = ~/.ssh/known_hosts
     look_for_keys: bool = True
     allow_agent: bool = True
-    sudo: bool = False
+    sudo: bool = False  # default for Exec actions
     sudo_password: str | None = field(default=None, repr=False)
-    env: tuple[tuple[str, str], ...] = ()
+    env: tuple[tuple[str, str], ...] = ()  # exported before every Exec command
     output_limit: int = DEFAULT_OUTPUT_LIMIT
     stream: bool = False  # push output lines to the parent as they arrive
     reuse_connections: bool = True
 
 
+def check_env(env: tuple[tuple[str, str], ...]) -> None:
+    """Names are spliced into an ``export`` line, so only shell variable names pass."""
+    for name, _ in env:
+        if not _ENV_NAME.match(name):
+            raise UsageError(f"invalid environment variable name {name!r}")
+
+
+# -- actions: what a task does on its host -------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class Exec:
+    """Run a shell command.  ``None`` fields take the pool's ``SSHOptions`` default."""
+
+    command: str
+    sudo: bool | None = None
+    env: tuple[tuple[str, str], ...] = ()
+    timeout: float | None = None
+
+    def __post_init__(self) -> None:
+        check_env(self.env)
+        if self.timeout is not None and self.timeout <= 0:
+            raise UsageError("timeout must be positive")
+
+    @property
+    def label(self) -> str:
+        return self.command
+
+
+@dataclass(frozen=True, slots=True)
+class FileDigest:
+    """What the parent learnt of a copy's source once, so every host compares the same."""
+
+    sha256: str
+    size: int
+    mode: int
+
+
+@dataclass(frozen=True, slots=True)
+class Copy:
+    """Send a local file; ``dest`` ending in '/' (or an existing directory) gets its name.
+
+    ``digest`` is filled by ``transfer.prepare`` in the parent before dispatch."""
+
+    src: str
+    dest: str
+    mode: int | None = None
+    digest: FileDigest | None = None
+
+    def __post_init__(self) -> None:
+        if not self.dest:
+            raise UsageError("destination path is empty")
+        if self.mode is not None and not 0 <= self.mode <= 0o7777:
+            raise UsageError(f"mode {self.mode:o} is out of range")
+
+    @property
+    def label(self) -> str:
+        return f"copy {self.src} {self.dest}"
+
+
+@dataclass(frozen=True, slots=True)
+class Fetch:
+    """Bring a remote file to ``localdir/<host>/<basename>``."""
+
+    remote: str
+    localdir: str
+
+    def __post_init__(self) -> None:
+        if not self.localdir:
+            raise UsageError("local directory is empty")
+
+    @property
+    def label(self) -> str:
+        return f"fetch {self.remote} {self.localdir}"
+
+
+Action = Exec | Copy | Fetch
+
+
 @dataclass(frozen=True, slots=True)
 class Task:
-    """One unit of pool work: run ``command`` on ``target``."""
+    """One unit of pool work: ``action`` on ``target``; ``seq`` is the ledger's key."""
 
     target: Target
-    command: str
-    seq: int = 0  # the parent's ledger key; echoed in worker events
+    action: Action
+    seq: int = 0
     attempt: int = 1
-    kind: str = "exec"  # exec | copy | fetch
-    args: tuple[str, ...] = ()  # kind-specific plain arguments
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,9 +192,6 @@ class HostResult:
     truncated: bool = False
     started: bool = False  # the command reached the host (retries only repeat unstarted ones)
     address: str = ""
-    # (known_hosts name, key type, base64 key) learnt under accept-new; written by the parent.
-    new_host_key: tuple[str, str, str] | None = None
-    worker_pid: int = 0
 
     @property
     def ok(self) -> bool:
@@ -118,3 +204,46 @@ class HostResult:
     @property
     def stderr_text(self) -> str:
         return self.stderr.decode("utf-8", "replace")
+
+
+# -- worker -> parent: the task's return value and the events channel --------------------
+@dataclass(frozen=True, slots=True)
+class HostKey:
+    """A host key seen under accept-new; only the parent writes known_hosts."""
+
+    name: str
+    keytype: str
+    key: str
+
+
+@dataclass(frozen=True, slots=True)
+class Completion:
+    """What the task function returns: the public result plus the parent's bookkeeping."""
+
+    seq: int
+    attempt: int
+    result: HostResult
+    worker_pid: int = 0
+    learnt: HostKey | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Started:
+    """Sent before a task touches the network: the parent then watches ``pid``."""
+
+    seq: int
+    attempt: int
+    pid: int
+
+
+@dataclass(frozen=True, slots=True)
+class Lines:
+    """Complete output lines of one host, for live (stream) output."""
+
+    seq: int
+    host: str
+    stream: Stream
+    lines: tuple[bytes, ...]
+
+
+Event = Started | Lines

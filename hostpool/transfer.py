@@ -1,33 +1,34 @@
-"""Both sides: what a copy/fetch task carries and how its outcome reads.
+"""Copy and fetch, written once over the connector protocol (both sides).
 
-The parent validates and hashes the source once (``copy_task``) so every host compares
-against the same digest; the workers (``sftp.py`` over SSH, ``localcopy.py`` for local
-and docker hosts) share the path rules and result records defined here.
+Parent side, ``prepare``: the source is validated and hashed once, so every host compares
+against the same digest.  Child side, ``copy``/``fetch``: a copy never leaves a
+half-written file behind the destination name (it uploads to a hidden sibling, sets the
+mode, renames over the target) and sends nothing when the file already has the same size
+and SHA-256; a fetch lands in ``LOCALDIR/<host>/<name>`` the same way, without set-id bits
+and never through a link.  File-level problems are the host's ``failed``; connection
+problems propagate to the worker's classifier.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import os
 import posixpath
 import secrets
 import stat
-from dataclasses import dataclass
+import tempfile
+from dataclasses import replace
 from pathlib import Path
 
+from hostpool.connectors.base import Connector, FileKind
 from hostpool.errors import UsageError
-from hostpool.models import HostResult, Status, Task
+from hostpool.models import Copy, Fetch, FileDigest, HostResult, Status
 
 CHUNK = 1024 * 1024
 
 
-def file_sha256(path: str | Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
+# -- parent side ------------------------------------------------------------------------------
 def parse_mode(text: str | None) -> int | None:
     """``0644``/``644``/``0o644`` -> 0o644; only permission bits are accepted."""
     if text is None or text == "":
@@ -42,59 +43,30 @@ def parse_mode(text: str | None) -> int | None:
     return mode
 
 
-@dataclass(frozen=True, slots=True)
-class CopySpec:
-    """A copy task's arguments, parsed back from the task's plain string tuple."""
-
-    src: str
-    dest: str
-    mode: int | None
-    sha256: str
-    size: int
-    src_mode: int
-
-    def as_args(self) -> tuple[str, ...]:
-        mode = "" if self.mode is None else oct(self.mode)
-        return (self.src, self.dest, mode, self.sha256, str(self.size), oct(self.src_mode))
-
-    @classmethod
-    def from_args(cls, args: tuple[str, ...]) -> CopySpec:
-        src, dest, mode, sha, size, src_mode = args
-        return cls(src, dest, parse_mode(mode), sha, int(size), int(src_mode, 8))
-
-    def final_mode(self, existing: int | None) -> int:
-        """--mode, else the mode the file already has, else the source's permissions."""
-        if self.mode is not None:
-            return self.mode
-        return existing if existing is not None else self.src_mode
+def file_sha256(path: str | Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
-def copy_task(src: str, dest: str, mode: str | None = None) -> tuple[str, tuple[str, ...]]:
-    """Validate and hash the local source once; returns (command label, task args)."""
-    path = Path(src)
+def prepare(action: Copy) -> Copy:
+    """The copy with an absolute source and its digest, checked before any host is contacted."""
+    path = Path(action.src)
     try:
         st = path.stat()
+        if not stat.S_ISREG(st.st_mode):
+            raise UsageError(f"{action.src} is not a regular file")
+        digest = FileDigest(file_sha256(path), st.st_size, stat.S_IMODE(st.st_mode))
     except OSError as exc:
-        raise UsageError(f"cannot read {src}: {exc.strerror or exc}") from None
-    if not stat.S_ISREG(st.st_mode):
-        raise UsageError(f"{src} is not a regular file")
-    if not dest:
-        raise UsageError("destination path is empty")
-    try:
-        digest = file_sha256(path)
-    except OSError as exc:
-        raise UsageError(f"cannot read {src}: {exc.strerror or exc}") from None
-    spec = CopySpec(
-        str(path.resolve()), dest, parse_mode(mode), digest, st.st_size, stat.S_IMODE(st.st_mode)
-    )
-    return f"copy {src} {dest}", spec.as_args()
+        raise UsageError(f"cannot read {action.src}: {exc.strerror or exc}") from None
+    return replace(action, src=str(path.resolve()), digest=digest)
 
 
-def fetch_task(remote: str, localdir: str) -> tuple[str, tuple[str, ...]]:
-    remote_basename(remote)
-    if not localdir:
-        raise UsageError("local directory is empty")
-    return f"fetch {remote} {localdir}", (remote, str(Path(localdir).resolve()))
+def check_fetch(action: Fetch) -> Fetch:
+    remote_basename(action.remote)
+    return replace(action, localdir=str(Path(action.localdir).resolve()))
 
 
 def remote_basename(remote: str) -> str:
@@ -104,42 +76,101 @@ def remote_basename(remote: str) -> str:
     return name
 
 
+def safe_component(name: str) -> str:
+    """A host name used as a file name: never a path, never a dot entry."""
+    if not name or name in (".", "..") or "/" in name or "\\" in name or "\0" in name:
+        raise UsageError(f"host name {name!r} cannot be used as a file name")
+    return name
+
+
 def fetch_destination(localdir: str, host: str, remote: str) -> Path:
     """``LOCALDIR/<host>/<basename>``; neither part may climb out of LOCALDIR."""
-    from hostpool.export import safe_component
-
     return Path(localdir) / safe_component(host) / safe_component(remote_basename(remote))
 
 
-def temp_sibling(path: str) -> str:
+# -- child side -------------------------------------------------------------------------------
+def _done(host: str, message: str) -> HostResult:
+    return HostResult(
+        host=host, status=Status.OK, exit_code=0, stdout=(message + "\n").encode(), started=True
+    )
+
+
+def _failed(host: str, message: str) -> HostResult:
+    return HostResult(host=host, status=Status.FAILED, error=message, started=True)
+
+
+def _temp_sibling(path: str) -> str:
     """A hidden name next to ``path``: the final rename stays on one filesystem."""
     head, tail = posixpath.split(path)
     return posixpath.join(head, f".{tail}.hostpool-{secrets.token_hex(4)}.tmp")
 
 
-def into_dir(dest: str, src: str) -> str:
-    return posixpath.join(dest, posixpath.basename(src))
+def copy(conn: Connector, host: str, action: Copy) -> HostResult:
+    spec = action if action.digest is not None else prepare(action)
+    digest = spec.digest
+    assert digest is not None
+    dest = spec.dest
+    try:
+        info = conn.stat(dest)
+        if dest.endswith("/") or (info is not None and info.kind is FileKind.DIRECTORY):
+            dest = posixpath.join(dest, posixpath.basename(spec.src))
+            info = conn.stat(dest)
+        existing = info.mode if info is not None and info.kind is FileKind.FILE else None
+        mode = spec.mode if spec.mode is not None else existing
+        mode = digest.mode if mode is None else mode
+        if info is not None and info.size == digest.size and conn.sha256(dest) == digest.sha256:
+            if existing == mode:
+                return _done(host, f"unchanged {dest}")
+            conn.chmod(dest, mode)
+            return _done(host, f"unchanged {dest} (mode set to {mode:04o})")
+        tmp = _temp_sibling(dest)
+        try:
+            conn.put(spec.src, tmp)
+            conn.install(tmp, dest, mode)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                conn.remove(tmp)
+            raise
+    except OSError as exc:
+        return _failed(host, f"copy to {dest}: {exc.strerror or exc}")
+    return _done(host, f"copied {dest} ({digest.size} bytes)")
 
 
-def done(task: Task, message: str) -> HostResult:
-    return HostResult(
-        host=task.target.name,
-        status=Status.OK,
-        exit_code=0,
-        stdout=(message + "\n").encode(),
-        started=True,
-    )
+def _local_mode(remote_mode: int) -> int:
+    """No set-id or sticky bits, and the umask applies, as for a file we create ourselves."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return remote_mode & 0o777 & ~mask
 
 
-def failed(task: Task, message: str) -> HostResult:
-    return HostResult(host=task.target.name, status=Status.FAILED, error=message, started=True)
+def _safe_parent(path: Path) -> None:
+    """Create ``path``'s directory; refuse a link where the host's directory should be."""
+    parent = path.parent
+    if parent.is_symlink():
+        raise OSError(f"{parent} is a symbolic link")
+    parent.mkdir(parents=True, exist_ok=True)
 
 
-def os_error(action: str, path: str, exc: OSError) -> str:
-    return f"{action} {path}: {exc.strerror or exc}"
-
-
-def unknown_kind(task: Task) -> HostResult:
-    return HostResult(
-        host=task.target.name, status=Status.ERROR, error=f"unknown task kind {task.kind!r}"
-    )
+def fetch(conn: Connector, host: str, action: Fetch) -> HostResult:
+    remote = action.remote
+    dest = fetch_destination(action.localdir, host, remote)
+    try:
+        info = conn.stat(remote)
+        if info is None:
+            return _failed(host, f"fetch {remote}: No such file")
+        if info.kind is not FileKind.FILE:
+            return _failed(host, f"fetch {remote}: not a regular file")
+        _safe_parent(dest)
+        fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
+        os.close(fd)
+        try:
+            conn.get(remote, tmp)
+            os.chmod(tmp, _local_mode(info.mode))
+            os.replace(tmp, dest)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
+    except OSError as exc:
+        return _failed(host, f"fetch {remote}: {exc.strerror or exc}")
+    return _done(host, f"fetched {remote} ({info.size} bytes)")

@@ -139,7 +139,7 @@ def test_console_script_is_not_rerun_in_workers(monkeypatch: pytest.MonkeyPatch)
     import multiprocessing.spawn
     import types
 
-    from hostpool import cli
+    from hostpool.cli import app as cli
 
     script = types.ModuleType("__main__")
     script.__file__ = "/usr/bin/hostpool"
@@ -155,7 +155,7 @@ def test_console_script_is_not_rerun_in_workers(monkeypatch: pytest.MonkeyPatch)
 def test_other_main_scripts_are_left_alone(monkeypatch: pytest.MonkeyPatch) -> None:
     import types
 
-    from hostpool import cli
+    from hostpool.cli import app as cli
 
     script = types.ModuleType("__main__")
     script.__file__ = "/home/me/deploy.py"
@@ -168,7 +168,7 @@ def test_the_parent_stays_lean() -> None:
     # Start-up is paid on every invocation: the parent must not load the SSH stack (workers
     # only), pydantic (typer 0.29+ coerces every option through it, ~70 ms) or rich.
     code = (
-        "import sys; from hostpool.cli import main; sys.argv = ['hostpool', 'exec', '-i', "
+        "import sys; from hostpool.cli.app import main; sys.argv = ['hostpool', 'exec', '-i', "
         "'inventories/local.ini', '-o', 'json', 'true']\n"
         "try:\n    main()\nexcept SystemExit as e:\n    code = e.code\n"
         "heavy = {'paramiko', 'cryptography', 'pydantic', 'rich', 'tabulate'}\n"

@@ -20,10 +20,12 @@ from typing import Any
 import pytest
 
 import hostpool
-from hostpool import engines
 from hostpool.errors import UsageError
 from hostpool.models import Status, Target
-from hostpool.runner import Runner
+from hostpool.pool import engines
+from hostpool.pool.engines import Engine, EngineOptions
+from hostpool.pool.ledger import RunPolicy, Timing
+from hostpool.pool.pool import Pool
 from tests.procs import local, marked_pids, wait_for
 from tests.sshd import SSHLab, keygen
 
@@ -69,16 +71,21 @@ def engine(request: pytest.FixtureRequest) -> str:
 
 
 def pool_kwargs(engine: str, forks: int = 4) -> dict[str, Any]:
-    """Runner arguments for ``forks`` hosts in flight on ``engine``."""
+    """Pool arguments for ``forks`` hosts in flight on ``engine``."""
     if engine == "lanes":
-        return {"engine": "local", "forks": 1, "per_worker": forks}
-    return {"engine": engine, "forks": forks}
+        return {"engine": Engine.LOCAL, "forks": 1, "per_worker": forks}
+    return {"engine": Engine(engine), "forks": forks}
 
 
 def run(
     targets: list[Target], command: str, engine: str, forks: int = 4, **kw: Any
 ) -> hostpool.Report:
     return hostpool.run(targets, command, **pool_kwargs(engine, forks), **kw)
+
+
+def worker_pids(report: hostpool.Report) -> set[bytes]:
+    """For local hosts the shell's parent is the worker (pool process or Ray actor)."""
+    return {r.stdout for r in report.results}
 
 
 # -- the same scenarios on both engines ---------------------------------------------------------
@@ -130,17 +137,11 @@ def test_unknown_host_key_is_hostkey(ssh_lab: SSHLab, tmp_path: Path, engine: st
     assert "unknown host key" in r.error
 
 
-def test_max_tasks_per_child_recycles_workers(ssh_lab: SSHLab, engine: str) -> None:
-    report = run(
-        ssh_lab.targets(),
-        "true",
-        engine,
-        forks=2,
-        options=ssh_lab.options(),
-        max_tasks_per_child=1,
-    )
+def test_max_tasks_per_child_recycles_workers(engine: str) -> None:
+    targets = [local(f"l{i}") for i in range(4)]
+    report = run(targets, "echo $PPID", engine, forks=2, maxtasksperchild=1)
     assert report.exit_code() == 0
-    assert len({r.worker_pid for r in report.results}) == len(ssh_lab.addresses)
+    assert len(worker_pids(report)) == len(targets)
 
 
 def test_killed_worker_is_reported(ssh_lab: SSHLab, engine: str) -> None:
@@ -193,7 +194,7 @@ def test_deadline_settles_a_wedged_worker(ssh_lab: SSHLab, engine: str) -> None:
         engine,
         forks=2,
         options=options,
-        deadline_grace=1.0,
+        timing=Timing(deadline_grace=1.0),
     )
     got = {r.host: r for r in report.results}
     assert got["wedged"].status is Status.TIMEOUT
@@ -212,32 +213,33 @@ def test_stopping_early_kills_running_commands(tmp_path: Path, engine: str) -> N
         f"else while [ ! -e {tmp_path}/started ]; do sleep 0.05; done; exit 3; fi"
     )
     options = hostpool.SSHOptions(command_timeout=120.0, env=(("HOSTPOOL_TEST_MARK", mark),))
-    report = run([local("a"), local("b")], command, engine, forks=2, options=options, max_fail=1)
+    policy = RunPolicy(max_fail=1)
+    report = run([local("a"), local("b")], command, engine, forks=2, options=options, policy=policy)
     assert sorted(r.status for r in report.results) == sorted([Status.FAILED, Status.INTERRUPTED])
     assert wait_for(lambda: not marked_pids(mark)), marked_pids(mark)
 
 
 def test_stream_lines_reach_the_parent(ssh_lab: SSHLab, engine: str) -> None:
     lines: list[tuple[str, int, bytes]] = []
-    with Runner(
-        ssh_lab.options(),
-        **pool_kwargs(engine, 2),
-        on_line=lambda host, stream, line: lines.append((host, stream, line)),
-    ) as runner:
-        report = runner.run(ssh_lab.targets(2), "echo one; echo two >&2; printf three")
+    with Pool(ssh_lab.options(), **pool_kwargs(engine, 2)) as pool:
+        report = pool.map(
+            "echo one; echo two >&2; printf three",
+            ssh_lab.targets(2),
+            on_line=lambda host, stream, line: lines.append((host, stream, line)),
+        )
     assert report.exit_code() == 0
     for host in ("h0", "h1"):
         got = {(stream, line) for h, stream, line in lines if h == host}
         assert got == {(1, b"one"), (2, b"two"), (1, b"three")}
 
 
-def test_runner_reuses_its_workers(ssh_lab: SSHLab, engine: str) -> None:
-    targets = ssh_lab.targets(2)
-    with Runner(ssh_lab.options(), **pool_kwargs(engine, 2)) as runner:
-        first = runner.run(targets, "echo one")
-        second = runner.run(targets, "echo two")
+def test_pool_reuses_its_workers(engine: str) -> None:
+    targets = [local("a"), local("b")]
+    with Pool(**pool_kwargs(engine, 2)) as pool:
+        first = pool.map("echo $PPID", targets)
+        second = pool.map("echo $PPID", targets)
     assert first.exit_code() == 0 and second.exit_code() == 0
-    assert {r.worker_pid for r in second.results} <= {r.worker_pid for r in first.results}
+    assert worker_pids(second) <= worker_pids(first)
 
 
 # -- ray specifics -------------------------------------------------------------------------------
@@ -255,7 +257,7 @@ def test_ray_resource_pins_workers(ssh_lab: SSHLab, ray_session: None) -> None:
         "true",
         "ray",
         options=ssh_lab.options(),
-        engine_options={"resources": {SEGMENT: 1}},
+        engine_options=EngineOptions(resources=((SEGMENT, 1.0),)),
     )
     assert report.exit_code() == 0
 
@@ -268,13 +270,13 @@ def test_ray_resource_nobody_offers_fails_fast(ssh_lab: SSHLab, ray_session: Non
             "true",
             "ray",
             options=ssh_lab.options(),
-            engine_options={"resources": {"seg_nowhere": 1}},
+            engine_options=EngineOptions(resources=(("seg_nowhere", 1.0),)),
         )
 
 
 @pytest.mark.ray
 def test_ray_pool_reports_task_exceptions(ray_session: None) -> None:
-    from hostpool.ray_pool import RayPool
+    from hostpool.pool.ray_pool import RayPool
 
     errors: list[BaseException] = []
     pool = RayPool(1)
@@ -292,7 +294,7 @@ def test_ray_pool_reports_task_exceptions(ray_session: None) -> None:
 
 @pytest.mark.ray
 def test_ray_pool_gives_up_when_the_initializer_fails(ray_session: None) -> None:
-    from hostpool.ray_pool import RayPool, WorkerDied
+    from hostpool.pool.ray_pool import RayPool, WorkerDied
 
     pool = RayPool(1, initializer=operator.truediv, initargs=(1, 0))
     try:
@@ -317,24 +319,20 @@ def test_parse_resources() -> None:
 
 
 def test_engine_options_reject_ray_flags_without_ray() -> None:
-    assert engines.engine_options("local") == {}
-    assert engines.engine_options("ray", address="10.0.0.1:6379", resources=["s=1"]) == {
-        "address": "10.0.0.1:6379",
-        "resources": {"s": 1.0},
-    }
+    assert engines.engine_options(Engine.LOCAL) == EngineOptions()
+    got = engines.engine_options(Engine.RAY, address="10.0.0.1:6379", resources=["s=1"])
+    assert got == EngineOptions(address="10.0.0.1:6379", resources=(("s", 1.0),))
     with pytest.raises(UsageError, match="need --engine ray"):
-        engines.engine_options("local", resources=["s=1"])
-    with pytest.raises(UsageError, match="unknown engine"):
-        engines.engine_options("dask")
+        engines.engine_options(Engine.LOCAL, resources=["s=1"])
 
 
 def test_unknown_engine_is_a_usage_error() -> None:
     with pytest.raises(UsageError, match="unknown engine"):
-        hostpool.run([local("x")], "true", engine="dask")
+        hostpool.run([local("x")], "true", engine="dask")  # type: ignore[arg-type]
 
 
 def test_per_worker_is_validated() -> None:
     with pytest.raises(UsageError, match="per-worker"):
-        Runner(per_worker=0)
+        Pool(per_worker=0)
     with pytest.raises(UsageError, match="local engine"):
-        Runner(per_worker=2, engine="ray")
+        Pool(per_worker=2, engine=Engine.RAY)

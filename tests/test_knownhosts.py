@@ -7,7 +7,7 @@ import hashlib
 import hmac
 from pathlib import Path
 
-from hostpool.knownhosts import KnownHosts, host_names
+from hostpool.known_hosts import KnownHosts, host_names
 
 
 def hashed(name: str, salt: bytes = b"0123456789abcdefghij") -> str:

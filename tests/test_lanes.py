@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 
 import hostpool
-from hostpool.lanes import LanePool
 from hostpool.models import Status
+from hostpool.pool.lanes import LanePool
 from tests.procs import local
 
 JOIN_LIMIT = 30.0  # a broken sentinel protocol shows as a join that never returns

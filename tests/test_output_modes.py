@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from hostpool import progress
 from hostpool.errors import UsageError
-from hostpool.export import safe_component
-from hostpool.nodeset import fold
-from hostpool.render import use_color
+from hostpool.output import progress
+from hostpool.output.nodeset import fold
+from hostpool.output.terminal import Color, use_color
+from hostpool.transfer import safe_component
 from tests.cliutil import first_address_case, hostpool, lab_args
 from tests.sshd import SSHLab
 
@@ -62,11 +62,11 @@ def test_no_color_and_never_disable_colour(lab_inv: tuple[str, ...], tmp_path: P
 
 def test_use_color_respects_no_color(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("NO_COLOR", "1")
-    assert not use_color("auto", True)
-    assert use_color("always", False)
+    assert not use_color(Color.AUTO, True)
+    assert use_color(Color.ALWAYS, False)
     monkeypatch.delenv("NO_COLOR")
-    assert use_color("auto", True) and not use_color("auto", False)
-    assert not use_color("never", True)
+    assert use_color(Color.AUTO, True) and not use_color(Color.AUTO, False)
+    assert not use_color(Color.NEVER, True)
 
 
 def test_gather_groups_identical_output(lab_inv: tuple[str, ...], tmp_path: Path) -> None:

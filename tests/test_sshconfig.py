@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from hostpool.errors import ConfigError
-from hostpool.sshconfig import SSHConfig, expand_tokens, strip_comment
+from hostpool.inventory.sshconfig import SSHConfig, expand_tokens, strip_comment
 
 
 def values(config: SSHConfig, host: str, key: str) -> list[str]:

@@ -7,10 +7,12 @@ import pickle
 import pytest
 
 import hostpool.errors as errors
-from hostpool.models import HostResult, Status
-from hostpool.output import STDERR, STDOUT, Output
-from hostpool.report import Report, sanitize
-from hostpool.shell import SudoWrap, compose, parse_env
+from hostpool.cli.session import parse_env
+from hostpool.models import Event, HostResult, Lines, Status
+from hostpool.output.terminal import sanitize
+from hostpool.report import Report
+from hostpool.worker.command import SudoWrap, compose
+from hostpool.worker.output import STDERR, STDOUT, Output
 
 
 def _all_subclasses(cls: type) -> list[type]:
@@ -70,12 +72,10 @@ def test_sanitize_strips_escapes_keeps_text() -> None:
 
 
 def test_output_cap_and_lines() -> None:
-    events: list[tuple[object, ...]] = []
+    events: list[Event] = []
 
     class Sink:
-        def put(
-            self, obj: tuple[object, ...], block: bool = True, timeout: float | None = None
-        ) -> None:
+        def put(self, obj: Event) -> None:
             events.append(obj)
 
     out = Output(5, events=Sink(), seq=1, host="h")
@@ -85,7 +85,7 @@ def test_output_cap_and_lines() -> None:
     stdout, stderr = out.finish()
     assert stdout == b"abc\nd" and out.truncated
     assert stderr == b"tail"
-    lines = [line for e in events for line in e[4]]  # type: ignore[attr-defined]
+    lines = [line for e in events if isinstance(e, Lines) for line in e.lines]
     assert lines == [b"abc", b"def", b"tail"]
 
 

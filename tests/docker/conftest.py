@@ -26,7 +26,7 @@ from typing import Any, ClassVar
 import pytest
 
 from hostpool.models import Connection, HostKeyPolicy, SSHOptions, Target
-from hostpool.pids import pid_alive
+from hostpool.pool.processes import pid_alive
 
 REPO = Path(__file__).resolve().parents[2]
 DOCKER_DIR = REPO / "docker"

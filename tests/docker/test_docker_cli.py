@@ -26,7 +26,7 @@ NODES = ("node1", "node2", "node3", "node4")
 
 def hostpool_cli(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
     exe = shutil.which("hostpool")
-    cmd = [exe] if exe else [sys.executable, "-c", "from hostpool.cli import main; main()"]
+    cmd = [exe] if exe else [sys.executable, "-c", "from hostpool.cli.app import main; main()"]
     env = {**os.environ, "NO_COLOR": "1", "COLUMNS": "200"}
     return subprocess.run(
         [*cmd, *args],

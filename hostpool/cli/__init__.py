@@ -1,0 +1,2 @@
+"""The command line: ``app`` (typer commands), ``flags`` (shared options), ``session`` (flags
+to library calls).  The only package that imports typer."""

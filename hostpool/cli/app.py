@@ -1,0 +1,172 @@
+"""The ``hostpool`` command: a thin typer layer over the library API.
+
+Flags become library objects (``cli.session``); rendering comes from ``hostpool.output``
+and exit codes from ``Report.exit_code``.  The ``cli`` package is the only typer importer.
+"""
+
+from __future__ import annotations
+
+import importlib.machinery
+import json
+import sys
+from typing import Annotated
+
+import typer
+
+from hostpool import inventory
+from hostpool.cli import session
+from hostpool.cli.flags import (
+    DEFAULT_INVENTORY,
+    HostsOpt,
+    InventoryOpt,
+    KeyOpt,
+    LimitOpt,
+    RunFlags,
+    SSHConfigOpt,
+    UserOpt,
+    run_command,
+)
+from hostpool.errors import ExitCode, HostpoolError
+from hostpool.models import Copy, Exec, Fetch
+from hostpool.output.table import host_table
+from hostpool.pool.engines import Engine, engine_options
+from hostpool.transfer import parse_mode
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="Run shell commands on many hosts at once over SSH, on a process pool.",
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+@run_command(app, "exec")
+def exec_(
+    command: Annotated[str, typer.Argument(help="Shell command to run on every host.")],
+    sudo: Annotated[bool, typer.Option("--sudo", help="Run the command through sudo.")] = False,
+    ask_sudo_pass: Annotated[
+        bool, typer.Option("--ask-sudo-pass", help="Prompt once for the sudo password.")
+    ] = False,
+    sudo_pass_file: Annotated[
+        str | None,
+        typer.Option("--sudo-pass-file", help="Read the sudo password from this file (CI)."),
+    ] = None,
+    env: Annotated[
+        list[str] | None, typer.Option("--env", help="K=V exported before the command.")
+    ] = None,
+    engine: Annotated[Engine, typer.Option("--engine", help="Worker pool engine.")] = Engine.LOCAL,
+    ray_address: Annotated[
+        str | None, typer.Option("--ray-address", help="Ray cluster to join (default: local).")
+    ] = None,
+    ray_resource: Annotated[
+        list[str] | None,
+        typer.Option("--ray-resource", help="K=V Ray resource each worker needs (repeatable)."),
+    ] = None,
+    *,
+    flags: RunFlags,
+) -> None:
+    """Run COMMAND on every selected host and report one line per host."""
+    password = session.sudo_password(ask_sudo_pass, sudo_pass_file)
+    options = engine_options(engine, address=ray_address, resources=ray_resource or ())
+    action = Exec(command, env=session.parse_env(env or []))
+    code = session.execute(
+        flags,
+        action,
+        sudo=sudo or password is not None,
+        password=password,
+        engine=engine,
+        engine_options=options,
+    )
+    raise typer.Exit(code)
+
+
+@run_command(app, "copy")
+def copy_(
+    src: Annotated[str, typer.Argument(help="Local file to send.")],
+    dest: Annotated[str, typer.Argument(help="Remote path (a directory or ending in '/').")],
+    mode: Annotated[
+        str | None, typer.Option("--mode", help="Octal permissions, e.g. 0644.")
+    ] = None,
+    *,
+    flags: RunFlags,
+) -> None:
+    """Copy SRC to DEST on every host (atomic rename; unchanged files are not resent)."""
+    raise typer.Exit(session.execute(flags, Copy(src, dest, parse_mode(mode))))
+
+
+@run_command(app, "fetch")
+def fetch_(
+    remote: Annotated[str, typer.Argument(help="Remote file to fetch.")],
+    localdir: Annotated[str, typer.Argument(help="Files land in LOCALDIR/<host>/<name>.")],
+    *,
+    flags: RunFlags,
+) -> None:
+    """Fetch REMOTE from every host into LOCALDIR/<host>/."""
+    raise typer.Exit(session.execute(flags, Fetch(remote, localdir)))
+
+
+@app.command("hosts")
+def hosts_(
+    source: InventoryOpt = DEFAULT_INVENTORY,
+    hosts: HostsOpt = "all",
+    limit: LimitOpt = None,
+    user: UserOpt = None,
+    key: KeyOpt = None,
+    ssh_config: SSHConfigOpt = "~/.ssh/config",
+    as_json: Annotated[bool, typer.Option("--json", help="All resolved fields as JSON.")] = False,
+) -> None:
+    """List the hosts a pattern selects, with their resolved connection settings."""
+    config = session.ssh_config_path(ssh_config)
+    described = inventory.describe(source, hosts, limit, user=user, key_file=key, ssh_config=config)
+    if as_json:
+        typer.echo(json.dumps(described, indent=2))
+        return
+    typer.echo(host_table(described))
+
+
+def _spare_workers_the_main_script() -> None:
+    """Workers started by spawn or forkserver re-run the parent's main script to rebuild
+    ``__mp_main__``; for the console script that means importing typer, click and this
+    module in every worker (~35 ms of CPU each) for nothing a task needs.
+    multiprocessing does not re-run a main module whose spec names a ``__main__`` module
+    (as under ``python -m hostpool``), so the console script is given that name."""
+    script = sys.modules.get("__main__")
+    if (
+        script is not None
+        and getattr(script, "__spec__", None) is None
+        and getattr(script, "main", None) is main
+    ):
+        script.__spec__ = importlib.machinery.ModuleSpec("hostpool.__main__", None)
+
+
+def main() -> None:
+    """Console entry point: library errors become their documented exit codes."""
+    _spare_workers_the_main_script()
+    try:
+        code = app(standalone_mode=False)
+        sys.exit(code if isinstance(code, int) else 0)
+    except typer.Exit as done:
+        sys.exit(done.exit_code)
+    except HostpoolError as exc:
+        typer.echo(f"hostpool: {exc}", err=True)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        typer.echo("hostpool: interrupted", err=True)
+        sys.exit(ExitCode.INTERRUPTED)
+    except typer.Abort:
+        sys.exit(ExitCode.INTERRUPTED)
+    except typer.TyperException as exc:  # usage errors: unknown flag, bad value
+        show = getattr(exc, "show", None)
+        if show is not None:
+            show()
+        else:
+            typer.echo(f"hostpool: {exc}", err=True)
+        sys.exit(ExitCode.USAGE)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()
+
+
+__all__ = ["app", "main"]

@@ -1,0 +1,202 @@
+"""The flags ``exec``, ``copy`` and ``fetch`` share, declared once (typer's only home).
+
+``run_command`` registers a command whose signature is its own parameters plus the shared
+ones; the function receives the shared ones bundled as ``flags: RunFlags``.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+import typer
+
+from hostpool.models import DEFAULT_OUTPUT_LIMIT
+from hostpool.output.modes import OutputMode
+from hostpool.output.terminal import Color
+from hostpool.pool.pool import StartMethod
+
+DEFAULT_INVENTORY = "inventories/local.ini"
+
+InventoryOpt = Annotated[
+    str,
+    typer.Option(
+        "-i",
+        "--inventory",
+        envvar="HOSTPOOL_INVENTORY",
+        help="Inventory INI file, or a comma-separated host list ('web1,web2:2222,').",
+    ),
+]
+HostsOpt = Annotated[
+    str,
+    typer.Option("-H", "--hosts", help="Host pattern: groups, hosts, globs, ~regex, a:&b, a:!b."),
+]
+LimitOpt = Annotated[
+    str | None, typer.Option("-l", "--limit", help="Further limit the selected hosts by pattern.")
+]
+UserOpt = Annotated[
+    str | None, typer.Option("-u", "--user", help="Login user where the inventory sets none.")
+]
+KeyOpt = Annotated[
+    str | None, typer.Option("-k", "--key", help="Private key file where the inventory sets none.")
+]
+SSHConfigOpt = Annotated[
+    str,
+    typer.Option("--ssh-config", help="OpenSSH client config to honour ('none' to ignore it)."),
+]
+
+
+@dataclass(frozen=True)
+class RunFlags:
+    """The options exec, copy and fetch share, declared once in ``_run_flags``."""
+
+    inventory: str
+    hosts: str
+    limit: str | None
+    rerun_failed: bool
+    forks: int
+    per_worker: int
+    user: str | None
+    key: str | None
+    ssh_config: str
+    connect_timeout: float
+    timeout: float | None
+    max_tasks_per_worker: int | None
+    start_method: StartMethod
+    known_hosts: list[str] | None
+    accept_new: bool
+    insecure_ignore_host_keys: bool
+    retries: int
+    retry_delay: float
+    max_fail: int | None
+    fail_fast: bool
+    maxrc: bool
+    output: OutputMode
+    color: Color
+    junit_file: str | None
+    out_dir: str | None
+    progress: bool
+    output_limit: int
+
+
+def _run_flags(
+    inventory: InventoryOpt = DEFAULT_INVENTORY,
+    hosts: HostsOpt = "all",
+    limit: Annotated[
+        str | None,
+        typer.Option(
+            "-l", "--limit", help="Further limit the hosts by pattern; '@failed' = last run's."
+        ),
+    ] = None,
+    rerun_failed: Annotated[
+        bool, typer.Option("--rerun-failed", help="Only the hosts that failed in the last run.")
+    ] = False,
+    forks: Annotated[
+        int, typer.Option("-f", "--forks", min=1, max=4096, help="Worker processes (the Pool).")
+    ] = 32,
+    per_worker: Annotated[
+        int,
+        typer.Option(
+            "--per-worker",
+            min=1,
+            max=256,
+            help="Hosts each worker drives at once (threads); forks x per-worker in flight.",
+        ),
+    ] = 1,
+    user: UserOpt = None,
+    key: KeyOpt = None,
+    ssh_config: SSHConfigOpt = "~/.ssh/config",
+    connect_timeout: Annotated[
+        float,
+        typer.Option("--connect-timeout", min=0.1, help="Seconds for TCP, banner, kex, auth."),
+    ] = 10.0,
+    timeout: Annotated[
+        float | None, typer.Option("-t", "--timeout", min=0.1, help="Seconds the command may run.")
+    ] = None,
+    max_tasks_per_worker: Annotated[
+        int | None, typer.Option("--max-tasks-per-worker", min=1, help="Pool maxtasksperchild.")
+    ] = None,
+    start_method: Annotated[
+        StartMethod, typer.Option("--start-method", help="How worker processes start.")
+    ] = StartMethod.FORKSERVER,
+    known_hosts: Annotated[
+        list[str] | None, typer.Option("--known-hosts", help="known_hosts file (repeatable).")
+    ] = None,
+    accept_new: Annotated[
+        bool, typer.Option("--accept-new", help="Learn unknown host keys; changed keys still fail.")
+    ] = False,
+    insecure_ignore_host_keys: Annotated[
+        bool, typer.Option("--insecure-ignore-host-keys", help="Do not check host keys at all.")
+    ] = False,
+    retries: Annotated[
+        int, typer.Option("--retries", min=0, help="Retry hosts whose connection failed.")
+    ] = 0,
+    retry_delay: Annotated[
+        float,
+        typer.Option("--retry-delay", min=0.0, help="Seconds before the first retry (doubles)."),
+    ] = 1.0,
+    max_fail: Annotated[
+        int | None, typer.Option("--max-fail", min=1, help="Stop after this many failed hosts.")
+    ] = None,
+    fail_fast: Annotated[bool, typer.Option("--fail-fast", help="Same as --max-fail 1.")] = False,
+    maxrc: Annotated[
+        bool, typer.Option("--maxrc", help="Exit with the largest remote exit code.")
+    ] = False,
+    output: Annotated[OutputMode, typer.Option("-o", "--output", help="Output mode.")] = (
+        OutputMode.TABLE
+    ),
+    color: Annotated[Color, typer.Option("--color", help="Colour the human modes.")] = Color.AUTO,
+    junit_file: Annotated[
+        str | None, typer.Option("--junit-file", help="Also write JUnit XML to this file.")
+    ] = None,
+    out_dir: Annotated[
+        str | None,
+        typer.Option("--out-dir", help="Write DIR/<host>.stdout, .stderr and .status files."),
+    ] = None,
+    progress: Annotated[
+        bool, typer.Option("--progress/--no-progress", help="Live progress line on a terminal.")
+    ] = True,
+    output_limit: Annotated[
+        int, typer.Option("--output-limit", min=1, help="Bytes kept per stream per host.")
+    ] = DEFAULT_OUTPUT_LIMIT,
+) -> RunFlags:
+    return RunFlags(**locals())
+
+
+_COMMON = inspect.signature(_run_flags, eval_str=True).parameters
+
+
+def run_command(
+    app: typer.Typer, name: str
+) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """Register a command whose signature is its own parameters plus the shared ones.
+
+    The function receives the shared ones bundled as ``flags: RunFlags``; typer only sees
+    the merged signature, so each shared option is declared once.
+    """
+
+    def register(func: Callable[..., None]) -> Callable[..., None]:
+        own = inspect.signature(func, eval_str=True)
+        mine = [p for p in own.parameters.values() if p.name != "flags"]
+        # Help lists arguments, then the shared options, then this command's own.
+        required = [p for p in mine if p.default is inspect.Parameter.empty]
+        optional = [p for p in mine if p.default is not inspect.Parameter.empty]
+        params = [
+            p.replace(kind=inspect.Parameter.KEYWORD_ONLY)
+            for p in [*required, *_COMMON.values(), *optional]
+        ]
+
+        def command(**kwargs: Any) -> None:
+            shared = {k: kwargs.pop(k) for k in _COMMON}
+            func(**kwargs, flags=_run_flags(**shared))
+
+        command.__signature__ = own.replace(parameters=params)  # type: ignore[attr-defined]
+        command.__annotations__ = {p.name: p.annotation for p in params}
+        command.__name__ = func.__name__
+        command.__doc__ = func.__doc__
+        app.command(name)(command)
+        return func
+
+    return register

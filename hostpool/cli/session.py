@@ -1,0 +1,149 @@
+"""From parsed flags to one run: targets, the Pool, the display, the last-run record.
+
+Every object here is a library one (``SSHOptions``, ``Pool``, ``Display``, actions); the
+CLI adds only reading secrets from a terminal or a file, never from argv or the
+environment.
+"""
+
+from __future__ import annotations
+
+import getpass
+from pathlib import Path
+
+from hostpool import inventory
+from hostpool.cli.flags import RunFlags
+from hostpool.errors import UsageError
+from hostpool.inventory import lastrun
+from hostpool.models import Action, HostKeyPolicy, SSHOptions, Target
+from hostpool.output.display import Display, Session
+from hostpool.pool.engines import Engine, EngineOptions
+from hostpool.pool.ledger import RunPolicy
+from hostpool.pool.pool import Pool
+from hostpool.report import Report
+from hostpool.transfer import safe_component
+
+
+def parse_env(pairs: list[str] | tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+    """Split ``K=V`` strings; names are validated because they are spliced into ``export``."""
+    out: list[tuple[str, str]] = []
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name.isidentifier() or not name.isascii():
+            raise UsageError(f"--env expects NAME=VALUE with a shell variable name, got {pair!r}")
+        out.append((name, value))
+    return tuple(out)
+
+
+def host_key_policy(accept_new: bool, insecure: bool) -> HostKeyPolicy:
+    if accept_new and insecure:
+        raise UsageError("--accept-new and --insecure-ignore-host-keys exclude each other")
+    if insecure:
+        return HostKeyPolicy.IGNORE
+    return HostKeyPolicy.ACCEPT_NEW if accept_new else HostKeyPolicy.STRICT
+
+
+def ssh_config_path(value: str) -> str | None:
+    return None if value.lower() == "none" else value
+
+
+def sudo_password(ask: bool, password_file: str | None) -> str | None:
+    """From the terminal (once) or a file for CI; never from argv or the environment."""
+    if ask and password_file:
+        raise UsageError("--ask-sudo-pass and --sudo-pass-file exclude each other")
+    if ask:
+        return getpass.getpass("sudo password: ")
+    if password_file:
+        try:
+            text = Path(password_file).read_text()
+        except OSError as exc:
+            raise UsageError(f"cannot read {password_file}: {exc.strerror or exc}") from None
+        return text.splitlines()[0] if text else ""
+    return None
+
+
+def targets(flags: RunFlags) -> list[Target]:
+    rerun = flags.rerun_failed or flags.limit == lastrun.FAILED_ALIAS
+    limit = None if flags.limit == lastrun.FAILED_ALIAS else flags.limit
+    chosen = inventory.select(
+        flags.inventory,
+        flags.hosts,
+        limit,
+        user=flags.user,
+        key_file=flags.key,
+        ssh_config=ssh_config_path(flags.ssh_config),
+    )
+    return lastrun.only_failed(chosen) if rerun else chosen
+
+
+def execute(
+    flags: RunFlags,
+    action: Action,
+    *,
+    sudo: bool = False,
+    password: str | None = None,
+    engine: Engine = Engine.LOCAL,
+    engine_options: EngineOptions = EngineOptions(),
+) -> int:
+    """Run ``action`` as the flags say, print it, record it; returns the exit code."""
+    display = Display(
+        mode=flags.output,
+        color=flags.color,
+        progress=flags.progress,
+        junit_file=flags.junit_file,
+        out_dir=flags.out_dir,
+    )
+    options = SSHOptions(
+        connect_timeout=flags.connect_timeout,
+        command_timeout=flags.timeout,
+        host_key_policy=host_key_policy(flags.accept_new, flags.insecure_ignore_host_keys),
+        known_hosts=tuple(flags.known_hosts or ()),
+        sudo=sudo,
+        sudo_password=password,
+        output_limit=flags.output_limit,
+    )
+    policy = RunPolicy(
+        retries=flags.retries,
+        retry_delay=flags.retry_delay,
+        max_fail=1 if flags.fail_fast else flags.max_fail,
+    )
+    chosen = targets(flags)
+    if display.out_dir:
+        for t in chosen:  # refuse before contacting anyone
+            safe_component(t.name)
+    session = Session(display, [t.name for t in chosen])
+    pool = Pool(
+        options,
+        forks=flags.forks,
+        per_worker=flags.per_worker,
+        maxtasksperchild=flags.max_tasks_per_worker,
+        context=flags.start_method,
+        engine=engine,
+        engine_options=engine_options,
+    )
+    session.progress.start()
+    try:
+        with pool:
+            report = pool.map(
+                action,
+                chosen,
+                policy=policy,
+                on_result=session.on_result,
+                on_line=session.on_line if display.live_lines else None,
+            )
+    finally:
+        session.progress.stop()
+    session.finish(report)
+    _record(report, flags, action)
+    return report.exit_code(maxrc=flags.maxrc)
+
+
+def _record(report: Report, flags: RunFlags, action: Action) -> None:
+    kind = type(action).__name__.lower()
+    try:
+        lastrun.record(
+            report, inventory=flags.inventory, pattern=flags.hosts, limit=flags.limit, kind=kind
+        )
+    except OSError as exc:
+        import sys
+
+        print(f"hostpool: warning: cannot record the last run: {exc}", file=sys.stderr)

@@ -1,0 +1,160 @@
+"""Child side: ``connection=docker``, a container reached through the local docker CLI.
+
+For containers without sshd (the CI smoke-check case).  Commands are ``docker exec``
+clients; files go through ``docker cp`` plus small ``sh`` scripts whose paths are passed
+as positional arguments, never spliced into the script.  Killing the local ``docker exec``
+client leaves the exec'd command running inside the container, so every command carries
+a run id in its environment and a timeout or terminate reaps by it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import subprocess
+import tempfile
+from pathlib import Path
+
+from hostpool.connectors.base import ConnectFailure, FileInfo, FileKind
+from hostpool.connectors.local import PipeProcess
+from hostpool.models import HostKey, Status, Target
+
+DOCKER_TIMEOUT = 600.0
+REAP_TIMEOUT = 5.0
+
+# Kills every process in the container whose environment carries the run id.
+_REAP_SCRIPT = (
+    'for p in /proc/[0-9]*; do grep -qs "HOSTPOOL_RUN_ID=$1" "$p/environ" '
+    '&& kill -9 "${p#/proc/}" 2>/dev/null; done; true'
+)
+# Prints "D" for a directory, "F <octal mode> <size>" for a file, "O" for anything
+# else, "N" when absent.
+_PROBE = (
+    'if [ -d "$1" ]; then echo D; elif [ -f "$1" ]; then echo "F $(stat -c "%a %s" "$1")"; '
+    'elif [ -e "$1" ]; then echo O; else echo N; fi'
+)
+_INSTALL = 'chmod "$1" "$2" && mv -f "$2" "$3"'
+
+
+def docker_state(container: str, timeout: float) -> str | None:
+    """Why a container cannot take an exec (None when it can).
+
+    A missing engine or container is 'unreachable', like a refused SSH port."""
+    try:
+        proc = subprocess.run(
+            ["docker", "inspect", "--type", "container", "--format", "{{json .State}}", container],
+            capture_output=True,
+            timeout=timeout,
+            stdin=subprocess.DEVNULL,
+            check=False,
+        )
+    except FileNotFoundError:
+        return "docker CLI not found"
+    except subprocess.TimeoutExpired:
+        return "docker inspect timed out"
+    if proc.returncode != 0:
+        msg = proc.stderr.decode("utf-8", "replace").strip().splitlines()
+        return msg[-1] if msg else f"no such container: {container}"
+    state = json.loads(proc.stdout or b"{}")
+    if state.get("Paused"):
+        return f"container {container} is paused"
+    if not state.get("Running"):
+        return f"container {container} is not running ({state.get('Status', 'unknown')})"
+    return None
+
+
+def _why(proc: subprocess.CompletedProcess[bytes]) -> str:
+    lines = proc.stderr.decode("utf-8", "replace").strip().splitlines()
+    return lines[-1] if lines else f"exit status {proc.returncode}"
+
+
+class DockerConnector:
+    """A running container; 'connecting' is checking that it can take an exec."""
+
+    def __init__(self, target: Target, connect_timeout: float) -> None:
+        problem = docker_state(target.address, connect_timeout)
+        if problem:
+            raise ConnectFailure(Status.UNREACHABLE, problem)
+        self.target = target
+
+    def _exec_argv(self, *env: str) -> list[str]:
+        argv = ["docker", "exec", *(f"--env={e}" for e in env)]
+        if self.target.user:
+            argv += ["--user", self.target.user]
+        # "--" keeps a container named like an option from being read as one.
+        return [*argv, "--", self.target.address]
+
+    def start(self, command: str) -> PipeProcess:
+        run_id = secrets.token_hex(8)
+        argv = [*self._exec_argv(f"HOSTPOOL_RUN_ID={run_id}"), "/bin/sh", "-c", command]
+        return PipeProcess(argv, on_kill=lambda: self._reap(run_id))
+
+    def _reap(self, run_id: str) -> None:
+        argv = [*self._exec_argv(), "/bin/sh", "-c", _REAP_SCRIPT, "sh", run_id]
+        try:
+            subprocess.run(
+                argv, capture_output=True, timeout=REAP_TIMEOUT, stdin=subprocess.DEVNULL
+            )
+        except (OSError, subprocess.TimeoutExpired):
+            return
+
+    def _docker(self, *argv: str) -> subprocess.CompletedProcess[bytes]:
+        return subprocess.run(
+            ["docker", *argv],
+            capture_output=True,
+            stdin=subprocess.DEVNULL,
+            timeout=DOCKER_TIMEOUT,
+            check=False,
+        )
+
+    def _sh(self, script: str, *args: str) -> bytes:
+        argv = [*self._exec_argv()[1:], "sh", "-c", script, "sh", *args]
+        proc = self._docker(*argv)
+        if proc.returncode != 0:
+            raise OSError(_why(proc))
+        return proc.stdout
+
+    def stat(self, path: str) -> FileInfo | None:
+        kind, *rest = self._sh(_PROBE, path).decode("utf-8", "replace").split()
+        if kind == "N":
+            return None
+        if kind == "F" and len(rest) == 2:
+            return FileInfo(FileKind.FILE, int(rest[0], 8), int(rest[1]))
+        return FileInfo(FileKind.DIRECTORY if kind == "D" else FileKind.OTHER, 0, 0)
+
+    def sha256(self, path: str) -> str:
+        return self._sh('sha256sum -- "$1"', path).split(b" ", 1)[0].decode("ascii", "replace")
+
+    def put(self, local: str, remote: str) -> None:
+        proc = self._docker("cp", local, f"{self.target.address}:{remote}")
+        if proc.returncode != 0:
+            raise OSError(f"docker cp: {_why(proc)}")
+
+    def install(self, tmp: str, dest: str, mode: int) -> None:
+        self._sh(_INSTALL, oct(mode)[2:], tmp, dest)
+
+    def chmod(self, path: str, mode: int) -> None:
+        self._sh('chmod "$1" "$2"', oct(mode)[2:], path)
+
+    def remove(self, path: str) -> None:
+        self._sh('rm -f -- "$1"', path)
+
+    def get(self, remote: str, local: str) -> None:
+        # docker cp into a fresh directory: it never writes through what ``local`` is.
+        parent = os.path.dirname(local) or "."
+        with tempfile.TemporaryDirectory(dir=parent, prefix=".hostpool-") as tmpdir:
+            tmp = Path(tmpdir) / "file"
+            proc = self._docker("cp", f"{self.target.address}:{remote}", str(tmp))
+            if proc.returncode != 0 or not tmp.is_file():
+                raise OSError(f"docker cp: {_why(proc)}")
+            os.replace(tmp, local)
+
+    def take_learnt(self) -> HostKey | None:
+        return None
+
+    def end_task(self) -> None:
+        return None
+
+    def close(self) -> None:
+        return None

@@ -1,0 +1,175 @@
+"""Child side: ``connection=local``, the command as a process on this machine.
+
+The command runs in its own session so a terminal Ctrl-C never reaches it directly (the
+parent decides what an interrupt means) and so the worker can kill the whole process
+group on a deadline or when the pool terminates it.  ``PipeProcess`` also serves the
+docker connector, whose command is a local ``docker exec`` client.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import selectors
+import shutil
+import signal
+import stat
+import subprocess
+import threading
+from collections.abc import Callable
+
+from hostpool.connectors.base import Exit, FileInfo, FileKind
+from hostpool.models import HostKey, Stream, Target
+from hostpool.worker import sched
+
+CHUNK = 1024 * 1024
+
+# What each lane thread is running, so the worker's SIGTERM handler can stop it.
+_running: dict[int, PipeProcess] = {}
+
+
+def kill_current() -> None:
+    """Called from the worker's SIGTERM handler: no orphaned commands after terminate()."""
+    for proc in list(_running.values()):
+        proc.kill()
+
+
+class PipeProcess:
+    """A local child process behind pipes; ``on_kill`` runs after its group is killed."""
+
+    def __init__(self, argv: list[str], on_kill: Callable[[], None] | None = None) -> None:
+        with sched.unconfined():  # a lane's one CPU and batch policy are not the command's
+            self.proc = subprocess.Popen(
+                argv,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                start_new_session=True,
+            )
+        assert self.proc.stdout and self.proc.stderr and self.proc.stdin
+        self._on_kill = on_kill
+        self._sel = selectors.DefaultSelector()
+        self._sel.register(self.proc.stdout, selectors.EVENT_READ, Stream.STDOUT)
+        self._sel.register(self.proc.stderr, selectors.EVENT_READ, Stream.STDERR)
+        self._lane = threading.get_ident()
+        _running[self._lane] = self
+
+    def wait(self, timeout: float) -> None:
+        if self._sel.get_map():
+            self._sel.select(timeout)
+
+    def read(self) -> list[tuple[Stream, bytes]]:
+        chunks: list[tuple[Stream, bytes]] = []
+        if not self._sel.get_map():
+            return chunks
+        for key, _ in self._sel.select(0):
+            data = os.read(key.fd, 65536)
+            if data:
+                chunks.append((key.data, data))
+            else:
+                self._sel.unregister(key.fileobj)
+        return chunks
+
+    @property
+    def at_eof(self) -> bool:
+        return not self._sel.get_map()
+
+    def send(self, data: bytes) -> None:
+        assert self.proc.stdin
+        with contextlib.suppress(BrokenPipeError, ValueError):
+            self.proc.stdin.write(data)
+            self.proc.stdin.flush()
+
+    def close_stdin(self) -> None:
+        assert self.proc.stdin
+        with contextlib.suppress(BrokenPipeError):
+            self.proc.stdin.close()
+
+    def exit(self, timeout: float) -> Exit | None:
+        try:
+            rc = self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            return None
+        self._done()
+        if rc < 0:
+            return Exit(128 - rc, error=f"killed by signal {-rc}")
+        return Exit(rc)
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self.proc.pid, signal.SIGKILL)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.proc.wait(timeout=5.0)
+        if self._on_kill is not None:
+            self._on_kill()
+        self._done()
+
+    def _done(self) -> None:
+        if _running.get(self._lane) is self:
+            del _running[self._lane]
+        self._sel.close()
+        for pipe in (self.proc.stdin, self.proc.stdout, self.proc.stderr):
+            if pipe is not None:
+                with contextlib.suppress(OSError):
+                    pipe.close()
+
+
+def file_sha256(path: str) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _kind(mode: int) -> FileKind:
+    if stat.S_ISREG(mode):
+        return FileKind.FILE
+    return FileKind.DIRECTORY if stat.S_ISDIR(mode) else FileKind.OTHER
+
+
+class LocalConnector:
+    """This machine: no connection to make, files through the OS."""
+
+    def __init__(self, target: Target) -> None:
+        self.target = target
+
+    def start(self, command: str) -> PipeProcess:
+        return PipeProcess(["/bin/sh", "-c", command])
+
+    def stat(self, path: str) -> FileInfo | None:
+        try:
+            st = os.stat(path)
+        except FileNotFoundError:
+            return None
+        return FileInfo(_kind(st.st_mode), stat.S_IMODE(st.st_mode), st.st_size)
+
+    def sha256(self, path: str) -> str:
+        return file_sha256(path)
+
+    def put(self, local: str, remote: str) -> None:
+        shutil.copyfile(local, remote)
+
+    def install(self, tmp: str, dest: str, mode: int) -> None:
+        os.chmod(tmp, mode)
+        os.replace(tmp, dest)
+
+    def chmod(self, path: str, mode: int) -> None:
+        os.chmod(path, mode)
+
+    def remove(self, path: str) -> None:
+        os.unlink(path)
+
+    def get(self, remote: str, local: str) -> None:
+        shutil.copyfile(remote, local)
+
+    def take_learnt(self) -> HostKey | None:
+        return None
+
+    def end_task(self) -> None:
+        return None
+
+    def close(self) -> None:
+        return None

@@ -1,0 +1,311 @@
+"""Child side: opening one SSH connection, every step bounded by connect_timeout.
+
+TCP (or a direct-tcpip channel through ProxyJump hops), the banner, key exchange with
+cheap algorithms first, the host key against known_hosts under the run's policy, then
+public-key auth: explicit keys, the agent, default identities (OpenSSH's order).  Each
+failure is raised as a classified ``ConnectFailure``; nothing here writes known_hosts.
+"""
+
+from __future__ import annotations
+
+import getpass
+import hmac
+import os
+import socket
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import paramiko
+
+from hostpool.connectors.base import ConnectFailure
+from hostpool.known_hosts import KnownHosts, host_names
+from hostpool.models import HostKey, HostKeyPolicy, SSHOptions, Status, Target
+
+# What a transport runs over: a TCP socket, or a direct-tcpip channel through a jump host.
+Channelish = socket.socket | paramiko.Channel
+
+# Cheapest first: curve25519 kex and ed25519 keys dominate the per-host CPU cost.
+PREFERRED_KEX = (
+    "curve25519-sha256",
+    "curve25519-sha256@libssh.org",
+    "ecdh-sha2-nistp256",
+    "diffie-hellman-group14-sha256",
+    "diffie-hellman-group16-sha512",
+    "diffie-hellman-group-exchange-sha256",
+)
+# AES-GCM authenticates inside the cipher: no per-packet HMAC computed and compared in Python.
+PREFERRED_CIPHERS = ("aes128-gcm@openssh.com", "aes256-gcm@openssh.com", "aes128-ctr", "aes256-ctr")
+PREFERRED_MACS = ("hmac-sha2-256-etm@openssh.com", "hmac-sha2-256", "hmac-sha2-512")
+DEFAULT_IDENTITIES = ("id_ed25519", "id_ecdsa", "id_rsa")
+
+# paramiko compares MACs with a byte-by-byte Python loop; the stdlib's C comparison is
+# equally constant-time and costs nothing next to it.
+paramiko.util.constant_time_bytes_eq = hmac.compare_digest  # type: ignore[assignment]
+
+
+@dataclass
+class SSHContext:
+    """Per-process SSH state the pool initializer builds once and every task reuses."""
+
+    options: SSHOptions
+    known: KnownHosts
+    pkeys: dict[str, paramiko.PKey | str] = field(default_factory=dict)
+    agent_keys: tuple[paramiko.AgentKey, ...] | None = None
+
+    @classmethod
+    def load(cls, options: SSHOptions) -> SSHContext:
+        return cls(options=options, known=KnownHosts.load(options.known_hosts))
+
+
+@dataclass
+class Hops:
+    """The transports of one connection: ProxyJump hops (outermost first), then the host."""
+
+    transports: list[paramiko.Transport] = field(default_factory=list)
+
+    def close(self) -> None:
+        for transport in reversed(self.transports):
+            transport.close()
+
+
+def open_transport(
+    ctx: SSHContext, target: Target
+) -> tuple[paramiko.Transport, Hops, HostKey | None]:
+    """A connected, authenticated transport to ``target`` plus the key to learn, if any."""
+    hops = Hops()
+    try:
+        sock = _open_path(ctx, target, hops)
+        transport, learnt = connect(ctx, target, sock)
+    except BaseException:
+        hops.close()
+        raise
+    return transport, hops, learnt
+
+
+def _open_path(ctx: SSHContext, target: Target, hops: Hops) -> Channelish:
+    """A TCP socket to the target, or a direct-tcpip channel through its ProxyJump hops.
+
+    Each hop is a full SSH connection with the same keys and the same host key policy,
+    except that accept-new does not learn jump hosts (only one key per result reaches the
+    parent): a jump host must already be in known_hosts unless checking is off.
+    """
+    timeout = ctx.options.connect_timeout
+    if not target.proxy_jump:
+        return _open_socket(target, timeout)
+    jumps = [_parse_hop(h, target) for h in target.proxy_jump.split(",")]
+    sock: Channelish = _open_socket(jumps[0], timeout)
+    for i, hop in enumerate(jumps):
+        transport, learnt = connect(ctx, hop, sock)
+        hops.transports.append(transport)
+        if learnt is not None:
+            message = f"unknown host key for jump host {learnt.name}; add it to known_hosts"
+            raise ConnectFailure(Status.HOSTKEY, message)
+        nxt = jumps[i + 1] if i + 1 < len(jumps) else target
+        try:
+            sock = transport.open_channel(
+                "direct-tcpip", (nxt.address, nxt.port), ("127.0.0.1", 0), timeout=timeout
+            )
+        except paramiko.ChannelException as exc:
+            raise ConnectFailure(
+                Status.UNREACHABLE,
+                f"jump host {hop.address} cannot reach {nxt.address}:{nxt.port}: {exc.text}",
+            ) from exc
+    return sock
+
+
+def _parse_hop(spec: str, target: Target) -> Target:
+    """``[user@]host[:port]`` (IPv6 in brackets), validated earlier by the inventory."""
+    user, _, hostport = spec.rpartition("@")
+    if hostport.startswith("["):
+        host, _, rest = hostport[1:].partition("]")
+        port = rest.lstrip(":") or "22"
+    else:
+        host, _, port = hostport.partition(":")
+    return Target(
+        name=f"jump:{host}",
+        address=host,
+        port=int(port or 22),
+        user=user or target.user,
+        key_files=target.key_files,
+    )
+
+
+def connect(
+    ctx: SSHContext, target: Target, sock: Channelish
+) -> tuple[paramiko.Transport, HostKey | None]:
+    """Banner, key exchange, host key check, auth on ``sock``: each bounded by connect_timeout."""
+    timeout = ctx.options.connect_timeout
+    try:
+        if isinstance(sock, socket.socket):
+            _await_banner(sock, timeout)
+        transport = paramiko.Transport(sock)
+        # paramiko polls its socket every 0.1 s; with dozens of idle transports per core
+        # those wake-ups add up, and close() does not wait for them anyway.
+        sock.settimeout(1.0)
+    except BaseException:
+        sock.close()
+        raise
+    try:
+        transport.banner_timeout = timeout
+        transport.handshake_timeout = timeout
+        transport.auth_timeout = timeout
+        _prefer_algorithms(transport, ctx.known, target)
+        event = threading.Event()
+        transport.start_client(event=event, timeout=timeout)
+        if not event.wait(timeout):
+            raise ConnectFailure(Status.TIMEOUT, f"key exchange did not finish within {timeout:g}s")
+        if not transport.is_active():
+            exc = transport.get_exception()
+            raise exc if exc is not None else paramiko.SSHException("key exchange failed")
+        new_key = _check_host_key(ctx, target, transport.get_remote_server_key())
+        _authenticate(ctx, target, transport)
+    except BaseException:
+        transport.close()
+        raise
+    return transport, new_key
+
+
+def _open_socket(target: Target, timeout: float) -> socket.socket:
+    try:
+        sock = socket.create_connection((target.address, target.port), timeout=timeout)
+    except TimeoutError as exc:
+        raise ConnectFailure(
+            Status.TIMEOUT, f"TCP connect to {target.address}:{target.port} timed out"
+        ) from exc
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return sock
+
+
+def _await_banner(sock: socket.socket, timeout: float) -> None:
+    """Peek for the server's first bytes so a silent port says 'no banner', not 'EOF'."""
+    sock.settimeout(timeout)
+    try:
+        first = sock.recv(4, socket.MSG_PEEK)
+    except TimeoutError as exc:
+        raise ConnectFailure(
+            Status.TIMEOUT, f"no SSH banner within {timeout:g}s (port open but silent)"
+        ) from exc
+    if not first:
+        raise ConnectFailure(Status.UNREACHABLE, "connection closed before the SSH banner")
+
+
+def _prefer_algorithms(transport: paramiko.Transport, known: KnownHosts, target: Target) -> None:
+    """Ask for the host key type we already know (as OpenSSH does), and cheap algorithms."""
+    opts = transport.get_security_options()
+    opts.kex = _first(PREFERRED_KEX, opts.kex)
+    opts.ciphers = _first(PREFERRED_CIPHERS, opts.ciphers)
+    opts.digests = _first(PREFERRED_MACS, opts.digests)
+    types = known.known_types(host_names(target.address, target.port))
+    if "ssh-rsa" in types:
+        types += ["rsa-sha2-512", "rsa-sha2-256"]
+    if types:
+        opts.key_types = _first(tuple(types), opts.key_types)
+
+
+def _first(wanted: Sequence[str], available: Sequence[str]) -> tuple[str, ...]:
+    """``available`` reordered so the ``wanted`` ones it supports come first."""
+    head = tuple(a for a in wanted if a in available)
+    return head + tuple(a for a in available if a not in head)
+
+
+def _check_host_key(ctx: SSHContext, target: Target, key: paramiko.PKey) -> HostKey | None:
+    """Apply the host key policy; returns the key to learn (accept-new) for the parent to write."""
+    policy = ctx.options.host_key_policy
+    if policy is HostKeyPolicy.IGNORE:
+        return None
+    name = host_names(target.address, target.port)
+    keytype, blob = key.get_name(), key.get_base64()
+    entries = ctx.known.lookup(name)
+    if any(e.marker == "@revoked" and e.key == blob for e in entries):
+        raise ConnectFailure(Status.HOSTKEY, f"host key for {name} is marked @revoked")
+    trusted = [e for e in entries if not e.marker]
+    if any(e.keytype == keytype and e.key == blob for e in trusted):
+        return None
+    if trusted:
+        raise ConnectFailure(
+            Status.HOSTKEY,
+            f"host key for {name} does not match known_hosts "
+            f"(server offered {keytype} {key.fingerprint}); possible man-in-the-middle",
+        )
+    if policy is HostKeyPolicy.ACCEPT_NEW:
+        return HostKey(name, keytype, blob)
+    raise ConnectFailure(
+        Status.HOSTKEY,
+        f"unknown host key for {name} ({keytype} {key.fingerprint}); "
+        "add it to known_hosts or run with --accept-new",
+    )
+
+
+def _authenticate(ctx: SSHContext, target: Target, transport: paramiko.Transport) -> None:
+    user = target.user or _local_user()
+    tried: list[str] = []
+    errors: list[str] = []
+    for label, pkey in _candidate_keys(ctx, target):
+        if isinstance(pkey, str):
+            errors.append(f"{label}: {pkey}")
+            continue
+        tried.append(label)
+        try:
+            transport.auth_publickey(user, pkey)
+        except paramiko.AuthenticationException as exc:
+            if isinstance(exc, paramiko.BadAuthenticationType):
+                allowed = ",".join(exc.allowed_types)
+                raise ConnectFailure(
+                    Status.AUTH,
+                    f"server does not accept public keys for {user} (allows: {allowed})",
+                ) from exc
+            continue
+        if transport.is_authenticated():
+            return
+    detail = f"tried {', '.join(tried)}" if tried else "no usable key"
+    if errors:
+        detail += "; " + "; ".join(errors)
+    raise ConnectFailure(Status.AUTH, f"authentication failed for {user}: {detail}")
+
+
+def _candidate_keys(ctx: SSHContext, target: Target) -> list[tuple[str, paramiko.PKey | str]]:
+    """Explicit keys first, then the agent, then default identities (OpenSSH's order)."""
+    opts = ctx.options
+    found: list[tuple[str, paramiko.PKey | str]] = []
+    for path in target.key_files:
+        found.append((path, _load_key(ctx, path)))
+    if opts.allow_agent and os.environ.get("SSH_AUTH_SOCK"):
+        if ctx.agent_keys is None:
+            try:
+                ctx.agent_keys = tuple(paramiko.Agent().get_keys())
+            except (paramiko.SSHException, OSError):
+                ctx.agent_keys = ()
+        found.extend((f"agent:{k.get_name()}", k) for k in ctx.agent_keys)
+    if opts.look_for_keys and not target.key_files:
+        home = Path("~/.ssh").expanduser()
+        for name in DEFAULT_IDENTITIES:
+            identity = home / name
+            if identity.is_file():
+                loaded = _load_key(ctx, str(identity))
+                if not isinstance(loaded, str):
+                    found.append((str(identity), loaded))
+    return found
+
+
+def _load_key(ctx: SSHContext, path: str) -> paramiko.PKey | str:
+    """Parse each key file once per worker; a parse error is remembered as its message."""
+    cached = ctx.pkeys.get(path)
+    if cached is not None:
+        return cached
+    loaded: paramiko.PKey | str
+    try:
+        loaded = paramiko.PKey.from_path(Path(path).expanduser())
+    except paramiko.PasswordRequiredException:
+        loaded = "key is encrypted; load it into ssh-agent"
+    except FileNotFoundError:
+        loaded = "key file not found"
+    except (paramiko.SSHException, OSError, ValueError) as exc:
+        loaded = f"cannot load key: {exc}"
+    ctx.pkeys[path] = loaded
+    return loaded
+
+
+def _local_user() -> str:
+    return getpass.getuser()

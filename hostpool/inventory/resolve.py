@@ -1,0 +1,204 @@
+"""Parent side: one host's connection settings from variables, CLI defaults and ssh_config.
+
+Precedence: inventory variable > CLI default (``-u/-k``) > ssh_config > built-in default,
+with Ansible's variable precedence (all < parent groups < child groups < host) inside
+the inventory.  Values read from ssh_config are validated here like inventory values,
+naming the ``file:line`` they came from.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import socket
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
+
+from hostpool.errors import ConfigError
+from hostpool.inventory.sshconfig import SSHConfig, SSHHostOptions, expand_tokens
+from hostpool.inventory.validate import (
+    is_valid_host_name,
+    is_valid_user,
+    key_path_problem,
+    parse_port,
+    proxy_jump_problem,
+    unbracket,
+)
+from hostpool.models import Connection, Target
+
+if TYPE_CHECKING:
+    from hostpool.inventory.graph import Host, Inventory
+
+
+@dataclass(frozen=True)
+class HostDefaults:
+    """Run-wide fallbacks (CLI -u/-k/--port); inventory variables override them."""
+
+    user: str | None = None
+    key_file: str | None = None
+    port: int | None = None
+    ssh_config: str | None = "~/.ssh/config"  # None disables; a missing file is fine
+
+
+class Resolver:
+    """Applies variable precedence, CLI defaults and ssh_config to hosts of one selection."""
+
+    def __init__(self, inventory: Inventory, defaults: HostDefaults) -> None:
+        self.inventory = inventory
+        self.defaults = _checked_defaults(defaults)
+        self.ssh_config = _load_ssh_config(defaults.ssh_config)
+        self.local_user = _local_user()
+        self.home = os.path.expanduser("~")
+        self.local_host = socket.gethostname().split(".")[0]
+
+    def merged(self, host: Host) -> tuple[dict[str, str], dict[str, str]]:
+        """(variables, interpreted settings) after Ansible's precedence."""
+        groups = [self.inventory.groups[g] for g in ("all", *host.groups)]
+        variables: dict[str, str] = {}
+        settings: dict[str, str] = {}
+        for group in sorted(groups, key=lambda g: (g.depth, g.name)):
+            variables.update(group.scope.vars)
+            settings.update(group.scope.settings)
+        variables.update(host.scope.vars)
+        settings.update(host.scope.settings)
+        return variables, settings
+
+    def target(self, host: Host) -> Target:
+        variables, settings = self.merged(host)
+        connection = Connection(settings.get("connection", Connection.SSH.value))
+        lookup_name = settings.get("host", host.name)
+        ssh = self.ssh_config.lookup(lookup_name) if connection is Connection.SSH else None
+        address = settings.get("host") or _ssh_hostname(ssh, lookup_name, host.name)
+        port = _first_int(settings.get("port"), self.defaults.port) or _ssh_port(ssh, host.name)
+        user = settings.get("user") or self.defaults.user or _ssh_user(ssh, host.name)
+        keys = [k for k in (settings.get("key"), self.defaults.key_file) if k]
+        tokens = {
+            "h": address,
+            "n": lookup_name,
+            "p": str(port),
+            "r": user or self.local_user,
+            "u": self.local_user,
+            "d": self.home,
+            "l": self.local_host,
+        }
+        keys += _ssh_identity_files(ssh, tokens, host.name)
+        return Target(
+            name=host.name,
+            address=address,
+            port=port,
+            user=user,
+            connection=connection,
+            key_files=tuple(dict.fromkeys(keys)),
+            proxy_jump=_proxy_jump(settings.get("proxy_jump"), ssh, host.name),
+            groups=host.groups,
+            vars=tuple(sorted(variables.items())),
+        )
+
+
+def _first_int(*values: str | int | None) -> int | None:
+    for value in values:
+        if value is not None:
+            return int(value)
+    return None
+
+
+def _checked_defaults(defaults: HostDefaults) -> HostDefaults:
+    if defaults.user is not None and not is_valid_user(defaults.user):
+        raise ConfigError(f"default user {defaults.user!r} is not a valid user name")
+    if defaults.port is not None and parse_port(defaults.port) is None:
+        raise ConfigError(f"default port {defaults.port!r} is not an integer 1..65535")
+    if defaults.key_file is not None:
+        problem = key_path_problem(defaults.key_file)
+        if problem:
+            raise ConfigError(f"default {problem}")
+        return replace(defaults, key_file=os.path.expanduser(defaults.key_file))
+    return defaults
+
+
+def _load_ssh_config(path: str | None) -> SSHConfig:
+    return SSHConfig.empty() if path is None else SSHConfig.load(path)
+
+
+def _local_user() -> str:
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):  # no login name and no passwd entry (containers)
+        return ""
+
+
+def _ssh_hostname(ssh: SSHHostOptions | None, lookup_name: str, host: str) -> str:
+    option = ssh.first("hostname") if ssh else None
+    if option is None:
+        return lookup_name
+    address = unbracket(expand_tokens(option.value, {"h": lookup_name}, option.origin))
+    if not is_valid_host_name(address):
+        raise ConfigError(
+            f"{option.origin}: ssh_config HostName {address!r} for host {host!r}"
+            " is not a valid host name"
+        )
+    return address
+
+
+def _ssh_port(ssh: SSHHostOptions | None, host: str) -> int:
+    option = ssh.first("port") if ssh else None
+    if option is None:
+        return 22
+    port = parse_port(option.value)
+    if port is None:
+        raise ConfigError(
+            f"{option.origin}: ssh_config Port {option.value!r} for host {host!r}"
+            " is not an integer 1..65535"
+        )
+    return port
+
+
+def _ssh_user(ssh: SSHHostOptions | None, host: str) -> str | None:
+    option = ssh.first("user") if ssh else None
+    if option is None:
+        return None
+    if not is_valid_user(option.value):
+        raise ConfigError(
+            f"{option.origin}: ssh_config User {option.value!r} for host {host!r}"
+            " is not a valid user name"
+        )
+    return option.value
+
+
+def _ssh_identity_files(ssh: SSHHostOptions | None, tokens: dict[str, str], host: str) -> list[str]:
+    """All IdentityFile lines apply (OpenSSH accumulates them), after inventory/CLI keys."""
+    paths: list[str] = []
+    for option in ssh.all("identityfile") if ssh else ():
+        if option.value.lower() == "none":
+            continue
+        path = os.path.expanduser(expand_tokens(option.value, tokens, option.origin))
+        problem = key_path_problem(path)
+        if problem:
+            raise ConfigError(f"{option.origin}: ssh_config IdentityFile for {host!r}: {problem}")
+        paths.append(path)
+    return paths
+
+
+def _proxy_jump(inventory_value: str | None, ssh: SSHHostOptions | None, host: str) -> str | None:
+    if inventory_value is not None:
+        return None if inventory_value.lower() == "none" else inventory_value
+    option = ssh.first("proxyjump") if ssh else None
+    if option is None or option.value.lower() == "none":
+        return None
+    problem = proxy_jump_problem(option.value)
+    if problem:
+        raise ConfigError(f"{option.origin}: ssh_config ProxyJump for {host!r}: {problem}")
+    return option.value
+
+
+def describe_target(target: Target) -> dict[str, object]:
+    return {
+        "name": target.name,
+        "address": target.address,
+        "port": target.port,
+        "user": target.user,
+        "connection": target.connection.value,
+        "key_files": list(target.key_files),
+        "proxy_jump": target.proxy_jump,
+        "groups": list(target.groups),
+        "vars": dict(target.vars),
+    }

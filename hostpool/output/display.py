@@ -1,0 +1,89 @@
+"""Parent side: one run as a person or a CI job sees it (mode, progress, side files).
+
+A ``Session`` receives the pool's ``on_line``/``on_result`` callbacks while the run goes
+on and renders the report at the end.  Both callbacks run on the thread that drives the
+pool; only the progress timer is another thread, and it shares one lock.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TextIO
+
+from hostpool.models import HostResult, Stream
+from hostpool.output import files, machine
+from hostpool.output.modes import MODES, OutputMode, View
+from hostpool.output.progress import Progress
+from hostpool.output.stream import StreamFormat
+from hostpool.output.terminal import Color, isatty, use_color
+from hostpool.report import Report
+
+
+@dataclass(frozen=True, slots=True)
+class Display:
+    mode: OutputMode = OutputMode.TABLE
+    color: Color = Color.AUTO
+    progress: bool = True
+    junit_file: str | None = None
+    out_dir: str | None = None
+
+    @property
+    def live_lines(self) -> bool:
+        return MODES[self.mode].live_lines
+
+
+class Session:
+    """Receives results while the run goes on and renders the report at the end."""
+
+    def __init__(
+        self,
+        display: Display,
+        hosts: Sequence[str],
+        stdout: TextIO | None = None,
+        stderr: TextIO | None = None,
+    ) -> None:
+        self.display = display
+        self.mode = MODES[display.mode]
+        self.out = stdout or sys.stdout
+        err = stderr or sys.stderr
+        color = use_color(display.color, isatty(self.out))
+        self.view = View(color, StreamFormat(hosts, color=color), display.junit_file)
+        self.progress = Progress(
+            len(hosts), err, enabled=display.progress and isatty(err) and len(hosts) > 0
+        )
+        self._emitted: set[str] = set()
+
+    def _write(self, text: str) -> None:
+        with self.progress.paused():
+            self.out.write(text + "\n")
+            self.out.flush()
+
+    # -- pool callbacks -----------------------------------------------------------------
+    def on_line(self, host: str, stream: Stream, line: bytes) -> None:
+        self._write(self.view.stream.line(host, stream, line))
+
+    def on_result(self, result: HostResult) -> None:
+        self.progress.update(result.ok)
+        self._emit(result)
+
+    def _emit(self, result: HostResult) -> None:
+        self._emitted.add(result.host)
+        if self.mode.per_host is not None:
+            text = self.mode.per_host(self.view, result)
+            if text is not None:
+                self._write(text)
+
+    # -- the end ------------------------------------------------------------------------
+    def finish(self, report: Report) -> None:
+        self.progress.stop()
+        for result in report.results:  # hosts the pool settled without a callback
+            if result.host not in self._emitted:
+                self._emit(result)
+        if self.display.out_dir:
+            files.write_out_dir(report, self.display.out_dir)
+        if self.display.junit_file:
+            Path(self.display.junit_file).write_text(machine.junit_xml(report) + "\n")
+        self._write(self.mode.final(self.view, report))

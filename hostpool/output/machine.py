@@ -1,0 +1,121 @@
+"""Parent side: machine-readable outputs (JSON, JSON lines, JUnit XML).
+
+JSON keeps remote bytes exact (UTF-8 text when it is UTF-8, base64 otherwise); XML is as
+exact as XML allows: characters XML 1.0 cannot carry at all are dropped.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import re
+
+from hostpool.models import HostResult
+from hostpool.report import Report
+
+
+def _blob(data: bytes) -> tuple[str, str]:
+    """Exact bytes in JSON: UTF-8 text when it is UTF-8, base64 otherwise (never lossy)."""
+    try:
+        return data.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError:
+        import base64
+
+        return base64.b64encode(data).decode("ascii"), "base64"
+
+
+def result_to_dict(r: HostResult) -> dict[str, object]:
+    stdout, stdout_enc = _blob(r.stdout)
+    stderr, stderr_enc = _blob(r.stderr)
+    return {
+        "host": r.host,
+        "address": r.address,
+        "status": r.status.value,
+        "exit_code": r.exit_code,
+        "stdout": stdout,
+        "stdout_encoding": stdout_enc,
+        "stderr": stderr,
+        "stderr_encoding": stderr_enc,
+        "error": r.error,
+        "duration": round(r.duration, 6),
+        "attempts": r.attempts,
+        "truncated": r.truncated,
+        "started": r.started,
+    }
+
+
+def report_to_dict(report: Report) -> dict[str, object]:
+    return {
+        "command": report.command,
+        "started_at": report.started_at,
+        "duration": round(report.duration, 6),
+        "interrupted": report.interrupted,
+        "stopped_early": report.stopped_early,
+        "exit_code": report.exit_code(),
+        "counts": {s.value: n for s, n in report.counts.items()},
+        "results": [result_to_dict(r) for r in report.results],
+    }
+
+
+@functools.cache
+def _not_xml() -> re.Pattern[str]:
+    """Characters outside XML 1.0's Char production cannot appear even escaped.
+
+    Compiled on first use: this class costs ~3 ms to compile, paid otherwise by every
+    run whatever its output mode."""
+    return re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def jsonl_result(result: HostResult) -> str:
+    return json.dumps({"type": "result", **result_to_dict(result)})
+
+
+def jsonl_summary(report: Report) -> str:
+    summary = report_to_dict(report)
+    summary.pop("results", None)
+    return json.dumps({"type": "summary", **summary})
+
+
+def _xml_text(data: bytes | str) -> str:
+    text = data.decode("utf-8", "replace") if isinstance(data, bytes) else data
+    return _not_xml().sub("", text)
+
+
+def junit_xml(report: Report, suite: str = "hostpool") -> str:
+    """One testcase per host; every non-ok host carries a failure element."""
+    import xml.etree.ElementTree as ET  # only this output mode needs it
+
+    bad = len(report.failed)
+    root = ET.Element(
+        "testsuite",
+        name=suite,
+        tests=str(len(report)),
+        failures=str(bad),
+        errors="0",
+        skipped="0",
+        time=f"{report.duration:.3f}",
+    )
+    ET.SubElement(
+        ET.SubElement(root, "properties"),
+        "property",
+        name="command",
+        value=_xml_text(report.command),
+    )
+    for r in report.results:
+        case = ET.SubElement(
+            root, "testcase", classname=suite, name=r.host, time=f"{r.duration:.3f}"
+        )
+        if not r.ok:
+            message = r.status.value + (f": {r.error}" if r.error else "")
+            if r.exit_code is not None:
+                message += f" (exit code {r.exit_code})"
+            failure = ET.SubElement(
+                case, "failure", message=_xml_text(message), type=r.status.value
+            )
+            failure.text = _xml_text(r.error or message)
+        if r.stdout:
+            ET.SubElement(case, "system-out").text = _xml_text(r.stdout)
+        if r.stderr:
+            ET.SubElement(case, "system-err").text = _xml_text(r.stderr)
+    ET.indent(root)
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode")

@@ -1,0 +1,60 @@
+"""Child side: one ordered mapping from any failure to a status and a readable message.
+
+Every worker-side exception ends here, so a host's status never depends on which module
+raised; the unit tier keeps a table test of it (paramiko and socket exceptions in, status
+out).
+"""
+
+from __future__ import annotations
+
+import errno
+import socket
+import traceback
+from pathlib import Path
+
+import paramiko
+
+from hostpool.connectors.base import ConnectFailure
+from hostpool.models import Status
+
+
+def classify(exc: BaseException) -> tuple[Status, str]:
+    """One ordered mapping from any transport failure to a status and a readable message."""
+    if isinstance(exc, ConnectFailure):
+        return exc.status, exc.message
+    if isinstance(exc, paramiko.BadHostKeyException):
+        return Status.HOSTKEY, f"host key mismatch: {exc}"
+    if isinstance(exc, paramiko.AuthenticationException):
+        return Status.AUTH, f"authentication failed: {exc}"
+    if isinstance(exc, TimeoutError | socket.timeout):
+        return Status.TIMEOUT, f"timed out: {exc or type(exc).__name__}"
+    if isinstance(exc, socket.gaierror):
+        return Status.UNREACHABLE, f"cannot resolve host name: {exc.strerror or exc}"
+    if isinstance(exc, ConnectionRefusedError):
+        return Status.UNREACHABLE, "connection refused"
+    if isinstance(exc, paramiko.ssh_exception.NoValidConnectionsError):
+        return Status.UNREACHABLE, str(exc)
+    if isinstance(exc, OSError) and exc.errno in (
+        errno.EHOSTUNREACH,
+        errno.ENETUNREACH,
+        errno.ECONNRESET,
+        errno.ECONNABORTED,
+        errno.EPIPE,
+    ):
+        return Status.UNREACHABLE, f"connection failed: {exc.strerror or exc}"
+    if isinstance(exc, EOFError):
+        return Status.UNREACHABLE, "connection closed by the server"
+    if isinstance(exc, paramiko.SSHException):
+        text = str(exc)
+        if "banner" in text.lower() and "timed out" in text.lower():
+            return Status.TIMEOUT, text
+        if "Error reading SSH protocol banner" in text or "closed" in text.lower():
+            return Status.UNREACHABLE, text
+        return Status.ERROR, f"ssh: {text}"
+    if isinstance(exc, OSError):
+        return Status.UNREACHABLE, f"connection failed: {exc.strerror or exc}"
+    if isinstance(exc, KeyboardInterrupt):
+        return Status.INTERRUPTED, "interrupted"
+    where = traceback.extract_tb(exc.__traceback__)[-1:] if exc.__traceback__ else []
+    at = f" (at {Path(where[0].filename).name}:{where[0].lineno})" if where else ""
+    return Status.ERROR, f"{type(exc).__name__}: {exc}{at}"

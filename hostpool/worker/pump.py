@@ -1,0 +1,64 @@
+"""Child side: draining one command's output, the same loop for every transport.
+
+stdout and stderr are read together: reading one to EOF first deadlocks once the other
+fills its window.  Every wait is a slice of at most a second, so the command deadline is
+checked however quiet the host is; at the deadline the connector stops what it can.
+"""
+
+from __future__ import annotations
+
+import time
+
+from hostpool.connectors.base import RemoteProcess
+from hostpool.models import HostResult, Status
+from hostpool.worker.output import Output
+
+
+def deadline_slice(deadline: float | None) -> float | None:
+    """How long one wait may last: a second at most, None once the deadline has passed."""
+    if deadline is None:
+        return 1.0
+    left = deadline - time.monotonic()
+    return None if left <= 0 else min(left, 1.0)
+
+
+def pump(proc: RemoteProcess, out: Output, host: str, timeout: float | None) -> HostResult:
+    """Feed ``out`` until both streams end and the exit arrives, or the deadline passes."""
+    deadline = time.monotonic() + timeout if timeout else None
+    stdin_open = True
+    while True:
+        if stdin_open and out.close_stdin:
+            proc.close_stdin()
+            stdin_open = False
+        chunks = proc.read()
+        for stream, data in chunks:
+            reply = out.feed(stream, data)
+            if reply and stdin_open:
+                proc.send(reply)
+        if chunks:
+            continue
+        if proc.at_eof:
+            break
+        wait = deadline_slice(deadline)
+        if wait is None:
+            return _timed_out(proc, out, host, timeout)
+        proc.wait(wait)
+    if stdin_open:
+        proc.close_stdin()
+    while True:
+        wait = deadline_slice(deadline)
+        if wait is None:
+            return _timed_out(proc, out, host, timeout)
+        ended = proc.exit(wait)
+        if ended is not None:
+            break
+    if ended.status is not None:
+        return out.result(host, ended.status, exit_code=ended.code, error=ended.error)
+    assert ended.code is not None
+    return out.exit_result(host, ended.code, ended.error)
+
+
+def _timed_out(proc: RemoteProcess, out: Output, host: str, timeout: float | None) -> HostResult:
+    proc.kill()
+    error = f"command did not finish within {timeout or 0:g}s"
+    return out.result(host, Status.TIMEOUT, error=error)

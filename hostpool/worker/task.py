@@ -1,0 +1,201 @@
+"""Child side: the pool initializer, each worker's SSH state, and the task function.
+
+Nothing here ever raises across the process boundary: ``run_task`` turns every outcome
+into a ``Completion`` of builtins, because a paramiko exception may not pickle
+(``BadHostKeyException``) or may not rebuild, and either leaves ``multiprocessing.Pool``
+waiting forever.
+"""
+
+from __future__ import annotations
+
+import gc
+import os
+import signal
+import sys
+import threading
+import time
+from dataclasses import dataclass, field, replace
+from types import FrameType
+
+# paramiko.config imports invoke when it is installed (Fabric brings it), only to run
+# ssh_config 'Match exec'; workers never read ssh_config (the parent does), and the
+# import costs ~38 ms of CPU in the forkserver.  Marked absent unless already loaded;
+# child side only, so a parent script that uses invoke is unaffected.
+sys.modules.setdefault("invoke", None)  # type: ignore[arg-type]
+
+from hostpool import transfer
+from hostpool.connectors.base import Connector, StaleConnection
+from hostpool.connectors.docker import DockerConnector
+from hostpool.connectors.local import LocalConnector, kill_current
+from hostpool.connectors.ssh import SSHConnector
+from hostpool.connectors.ssh_handshake import SSHContext
+from hostpool.models import (
+    Completion,
+    Connection,
+    Copy,
+    Exec,
+    Fetch,
+    HostKey,
+    HostResult,
+    SSHOptions,
+    Started,
+    Target,
+    Task,
+)
+from hostpool.worker.classify import classify
+from hostpool.worker.command import SudoWrap, compose
+from hostpool.worker.output import EventSink, Output
+from hostpool.worker.pump import pump
+
+_SlotKey = tuple[str, int, str, tuple[str, ...], str]
+
+
+@dataclass
+class _Slot:
+    key: _SlotKey
+    conn: SSHConnector
+
+
+@dataclass
+class WorkerState:
+    """Per-process state built once by the initializer and reused by every task."""
+
+    options: SSHOptions
+    events: EventSink | None
+    ssh: SSHContext
+    lanes: threading.local = field(default_factory=threading.local, repr=False)
+
+    @property
+    def slot(self) -> _Slot | None:
+        """The connection kept for the next task: one per worker, or per lane when a
+        worker runs several tasks at once, so each lane reuses its own like a process."""
+        return getattr(self.lanes, "slot", None)
+
+    @slot.setter
+    def slot(self, slot: _Slot | None) -> None:
+        self.lanes.slot = slot
+
+    def drop_slot(self) -> None:
+        if self.slot is not None:
+            self.slot.conn.close()
+            self.slot = None
+
+
+_state: WorkerState | None = None
+
+
+def init_worker(options: SSHOptions, events: EventSink | None = None) -> None:
+    """Pool initializer: signal policy plus the SSH state every task of this worker shares.
+
+    SIGINT is ignored because the parent owns Ctrl-C; SIGTERM (pool.terminate) kills any
+    local command group first so terminate leaves nothing running behind.
+    """
+    global _state
+    # Everything inherited from the forkserver stays out of garbage collection: a full
+    # collection would write to every inherited object and copy-on-write the whole heap.
+    gc.freeze()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, _on_sigterm)
+    _state = WorkerState(options=options, events=events, ssh=SSHContext.load(options))
+
+
+def _on_sigterm(signum: int, frame: FrameType | None) -> None:
+    kill_current()
+    os._exit(128 + signum)
+
+
+def run_task(task: Task) -> Completion:
+    """The pool's task function.  Returns a record for every outcome, never raises."""
+    state = _state
+    start = time.monotonic()
+    target = task.target
+    learnt: HostKey | None = None
+    try:
+        if state is None:
+            raise RuntimeError("worker used without init_worker")
+        if state.events is not None:
+            state.events.put(Started(task.seq, task.attempt, os.getpid()))
+        result, learnt = _perform(state, task)
+    except BaseException as exc:
+        status, message = classify(exc)
+        result = HostResult(host=target.name, status=status, error=message)
+    result = replace(
+        result,
+        duration=time.monotonic() - start,
+        attempts=task.attempt,
+        address=target.address,
+    )
+    return Completion(task.seq, task.attempt, result, os.getpid(), learnt)
+
+
+def _perform(state: WorkerState, task: Task) -> tuple[HostResult, HostKey | None]:
+    """The action on a connector; a stale kept connection is redone once."""
+    try:
+        conn = _connector(state, task.target)
+        try:
+            return _act(state, conn, task), conn.take_learnt()
+        finally:
+            conn.end_task()
+    except StaleConnection:
+        state.drop_slot()
+        conn = _connector(state, task.target)
+        try:
+            return _act(state, conn, task), conn.take_learnt()
+        finally:
+            conn.end_task()
+
+
+def _connector(state: WorkerState, target: Target) -> Connector:
+    """The one place a connection type picks its connector; SSH connections are kept."""
+    if target.connection is Connection.LOCAL:
+        return LocalConnector(target)
+    if target.connection is Connection.DOCKER:
+        return DockerConnector(target, state.options.connect_timeout)
+    key = (
+        target.address,
+        target.port,
+        target.user or "",
+        target.key_files,
+        target.proxy_jump or "",
+    )
+    slot = state.slot
+    if slot is not None:
+        if slot.key == key and slot.conn.alive and state.options.reuse_connections:
+            slot.conn.reused = True
+            return slot.conn
+        state.drop_slot()
+    conn = SSHConnector(state.ssh, target)
+    state.slot = _Slot(key, conn)
+    return conn
+
+
+def _act(state: WorkerState, conn: Connector, task: Task) -> HostResult:
+    host = task.target.name
+    action = task.action
+    if isinstance(action, Copy):
+        return transfer.copy(conn, host, action)
+    if isinstance(action, Fetch):
+        return transfer.fetch(conn, host, action)
+    assert isinstance(action, Exec)
+    return _exec(state, conn, task, action)
+
+
+def _exec(state: WorkerState, conn: Connector, task: Task, action: Exec) -> HostResult:
+    opts = state.options
+    use_sudo = opts.sudo if action.sudo is None else action.sudo
+    sudo = SudoWrap(with_password=opts.sudo_password is not None) if use_sudo else None
+    out = Output(
+        opts.output_limit,
+        sudo=sudo,
+        password=opts.sudo_password,
+        events=state.events if opts.stream else None,
+        seq=task.seq,
+        host=task.target.name,
+    )
+    command = compose(action.command, (*opts.env, *action.env), sudo)
+    timeout = opts.command_timeout if action.timeout is None else action.timeout
+    return pump(conn.start(command), out, task.target.name, timeout)
+
+
+if sys.platform == "win32":  # pragma: no cover
+    raise ImportError("hostpool workers need a POSIX platform")
