@@ -457,7 +457,7 @@ class Hostpool(Tool):
         return [
             ctx.hostpool_python,
             "-c",
-            "import sys; from hostpool.cli import main; sys.argv[0] = 'hostpool'; main()",
+            "import sys; from hostpool.cli.app import main; sys.argv[0] = 'hostpool'; main()",
             "exec",
             "-i",
             str(ctx.lab.inventory(ctx.n, ctx.port)),

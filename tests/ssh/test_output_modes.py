@@ -2,18 +2,12 @@
 
 from __future__ import annotations
 
-import io
 import json
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
 
-from hostpool.errors import UsageError
-from hostpool.output import progress
-from hostpool.output.nodeset import fold
-from hostpool.output.terminal import Color, use_color
-from hostpool.transfer import safe_component
 from tests.cliutil import first_address_case, hostpool, lab_args
 from tests.sshd import SSHLab
 
@@ -58,15 +52,6 @@ def test_stream_colour_always_but_remote_escapes_still_removed(
 def test_no_color_and_never_disable_colour(lab_inv: tuple[str, ...], tmp_path: Path) -> None:
     done = hostpool("exec", *lab_inv, "-l", "h0", "--color", "never", "exit 3", cwd=tmp_path)
     assert done.returncode == 1 and "\x1b" not in done.stdout
-
-
-def test_use_color_respects_no_color(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("NO_COLOR", "1")
-    assert not use_color(Color.AUTO, True)
-    assert use_color(Color.ALWAYS, False)
-    monkeypatch.delenv("NO_COLOR")
-    assert use_color(Color.AUTO, True) and not use_color(Color.AUTO, False)
-    assert not use_color(Color.NEVER, True)
 
 
 def test_gather_groups_identical_output(lab_inv: tuple[str, ...], tmp_path: Path) -> None:
@@ -176,40 +161,3 @@ def test_bad_output_mode_is_usage_error(tmp_path: Path) -> None:
 def test_no_progress_line_without_a_terminal(lab_inv: tuple[str, ...], tmp_path: Path) -> None:
     done = hostpool("exec", *lab_inv, "sleep 1.2", cwd=tmp_path)
     assert "\r" not in done.stderr and "done" not in done.stderr
-
-
-def test_progress_line_draws_and_clears(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(progress, "DELAY", 0.0)
-    stream = io.StringIO()
-    bar = progress.Progress(3, stream).start()
-    bar.update(ok=True)
-    bar.update(ok=False)
-    with bar.paused():
-        stream.write("line\n")
-    bar.stop()
-    text = stream.getvalue()
-    assert "\r\x1b[K" in text
-    assert text.endswith("\r\x1b[K") or text.endswith("line\n")
-    assert "2/3 done, 1 failed" in bar.text()
-
-
-@pytest.mark.parametrize(
-    ("names", "folded"),
-    [
-        (["web01", "web02", "web03", "web05", "web07"], "web[01-03,05,07]"),
-        (["web1", "web2", "web10"], "web[1-2,10]"),
-        (["n08", "n09", "n10", "n11"], "n[08-11]"),
-        (["web9", "web09"], "web[9,09]"),
-        (["r1-n01", "r1-n02", "r2-n01"], "r1-n[01-02],r2-n01"),
-        (["a1b", "a2b", "lb", "db"], "a[1-2]b,lb,db"),
-        (["h3"], "h3"),
-    ],
-)
-def test_fold_host_names(names: list[str], folded: str) -> None:
-    assert fold(names) == folded
-
-
-@pytest.mark.parametrize("name", ["", ".", "..", "a/b", "a\\b"])
-def test_out_dir_refuses_path_like_host_names(name: str) -> None:
-    with pytest.raises(UsageError):
-        safe_component(name)

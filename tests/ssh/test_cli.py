@@ -11,7 +11,7 @@ import pytest
 
 from tests.sshd import SSHLab
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 
 
 def hostpool(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess[str]:
@@ -131,37 +131,6 @@ def test_accept_new_then_strict(ssh_lab: SSHLab, tmp_path: Path) -> None:
     assert hostpool(*base).returncode == 4
     assert hostpool(*base[:-1], "--accept-new", "true").returncode == 0
     assert hostpool(*base).returncode == 0
-
-
-def test_console_script_is_not_rerun_in_workers(monkeypatch: pytest.MonkeyPatch) -> None:
-    # What spawn/forkserver workers are told to rebuild as __mp_main__: for the console
-    # script (a module whose `main` is the CLI's), nothing.
-    import multiprocessing.spawn
-    import types
-
-    from hostpool.cli import app as cli
-
-    script = types.ModuleType("__main__")
-    script.__file__ = "/usr/bin/hostpool"
-    script.main = cli.main  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "__main__", script)
-    assert "init_main_from_path" in multiprocessing.spawn.get_preparation_data("w")
-    cli._spare_workers_the_main_script()
-    prep = multiprocessing.spawn.get_preparation_data("w")
-    assert "init_main_from_path" not in prep
-    assert prep["init_main_from_name"] == "hostpool.__main__"
-
-
-def test_other_main_scripts_are_left_alone(monkeypatch: pytest.MonkeyPatch) -> None:
-    import types
-
-    from hostpool.cli import app as cli
-
-    script = types.ModuleType("__main__")
-    script.__file__ = "/home/me/deploy.py"
-    monkeypatch.setitem(sys.modules, "__main__", script)
-    cli._spare_workers_the_main_script()
-    assert script.__spec__ is None
 
 
 def test_the_parent_stays_lean() -> None:

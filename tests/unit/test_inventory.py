@@ -21,7 +21,7 @@ from hostpool.inventory import (
 )
 from hostpool.models import Connection, Target
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 NO_SSH = HostDefaults(ssh_config=None)
 
 

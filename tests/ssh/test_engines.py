@@ -9,58 +9,19 @@ installed, unless ``HOSTPOOL_REQUIRE_RAY=1`` (CI) turns that into a failure.
 
 from __future__ import annotations
 
-import importlib.util
-import operator
-import os
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 import hostpool
-from hostpool.errors import UsageError
 from hostpool.models import Status, Target
-from hostpool.pool import engines
-from hostpool.pool.engines import Engine, EngineOptions
+from hostpool.pool.engines import Engine
 from hostpool.pool.ledger import RunPolicy, Timing
 from hostpool.pool.pool import Pool
 from tests.procs import local, marked_pids, wait_for
 from tests.sshd import SSHLab, keygen
-
-SEGMENT = "seg_lab"  # custom resource the session's Ray node offers, for pinning tests
-
-
-@pytest.fixture(scope="session")
-def ray_session() -> Iterator[None]:
-    """One loopback-only Ray instance for the whole session (starting one takes seconds)."""
-    if importlib.util.find_spec("ray") is None:
-        reason = "ray is not installed (pip install 'hostpool[ray]')"
-        if os.environ.get("HOSTPOOL_REQUIRE_RAY") == "1":
-            pytest.fail(f"{reason} but HOSTPOOL_REQUIRE_RAY=1")
-        pytest.skip(reason)
-    # Read by ray at import: without it the "127.0.0.1" node address is swapped for the
-    # machine's outward IP and Ray's servers listen on every interface.
-    os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
-    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
-    import ray
-
-    started = not ray.is_initialized()
-    if started:
-        ray.init(
-            address="local",
-            include_dashboard=False,
-            num_cpus=2,
-            object_store_memory=200 * 1024 * 1024,
-            resources={SEGMENT: 100},
-            _node_ip_address="127.0.0.1",
-            log_to_driver=False,
-            logging_level="warning",
-        )
-    yield
-    if started:
-        ray.shutdown()
 
 
 @pytest.fixture(params=["local", "lanes", pytest.param("ray", marks=pytest.mark.ray)])
@@ -243,96 +204,6 @@ def test_pool_reuses_its_workers(engine: str) -> None:
 
 
 # -- ray specifics -------------------------------------------------------------------------------
-@pytest.mark.ray
-def test_ray_node_is_loopback_only(ray_session: None) -> None:
-    import ray
-
-    assert {n["NodeManagerAddress"] for n in ray.nodes() if n["Alive"]} == {"127.0.0.1"}
-
-
-@pytest.mark.ray
-def test_ray_resource_pins_workers(ssh_lab: SSHLab, ray_session: None) -> None:
-    report = run(
-        ssh_lab.targets(2),
-        "true",
-        "ray",
-        options=ssh_lab.options(),
-        engine_options=EngineOptions(resources=((SEGMENT, 1.0),)),
-    )
-    assert report.exit_code() == 0
-
-
-@pytest.mark.ray
-def test_ray_resource_nobody_offers_fails_fast(ssh_lab: SSHLab, ray_session: None) -> None:
-    with pytest.raises(UsageError, match="no live ray node offers resource seg_nowhere=1"):
-        run(
-            ssh_lab.targets(1),
-            "true",
-            "ray",
-            options=ssh_lab.options(),
-            engine_options=EngineOptions(resources=(("seg_nowhere", 1.0),)),
-        )
-
-
-@pytest.mark.ray
-def test_ray_pool_reports_task_exceptions(ray_session: None) -> None:
-    from hostpool.pool.ray_pool import RayPool
-
-    errors: list[BaseException] = []
-    pool = RayPool(1)
-    try:
-        ok = pool.apply_async(operator.add, (1, 2))
-        bad = pool.apply_async(operator.truediv, (1, 0), error_callback=errors.append)
-        assert ok.get(timeout=60) == 3
-        with pytest.raises(ZeroDivisionError):
-            bad.get(timeout=60)
-    finally:
-        pool.close()
-        pool.join()
-    assert [type(e) for e in errors] == [ZeroDivisionError]
-
-
-@pytest.mark.ray
-def test_ray_pool_gives_up_when_the_initializer_fails(ray_session: None) -> None:
-    from hostpool.pool.ray_pool import RayPool, WorkerDied
-
-    pool = RayPool(1, initializer=operator.truediv, initargs=(1, 0))
-    try:
-        result = pool.apply_async(operator.add, (1, 2))
-        with pytest.raises(WorkerDied, match="cannot start a ray worker"):
-            result.get(timeout=120)
-    finally:
-        pool.terminate()
-        pool.join()
 
 
 # -- engine options (no ray needed) --------------------------------------------------------------
-def test_parse_resources() -> None:
-    assert engines.parse_resources(["seg_b=1", "gpu=0.5", "x"]) == {
-        "seg_b": 1.0,
-        "gpu": 0.5,
-        "x": 1.0,
-    }
-    for bad in ("=1", "seg=0", "seg=-1", "seg=many"):
-        with pytest.raises(UsageError):
-            engines.parse_resources([bad])
-
-
-def test_engine_options_reject_ray_flags_without_ray() -> None:
-    assert engines.engine_options(Engine.LOCAL) == EngineOptions()
-    got = engines.engine_options(Engine.RAY, address="10.0.0.1:6379", resources=["s=1"])
-    assert got == EngineOptions(address="10.0.0.1:6379", resources=(("s", 1.0),))
-    with pytest.raises(UsageError, match="need --engine ray"):
-        engines.engine_options(Engine.LOCAL, resources=["s=1"])
-
-
-def test_unknown_engine_is_a_usage_error() -> None:
-    with pytest.raises(UsageError, match="unknown engine"):
-        hostpool.run([local("x")], "true", engine="dask")  # type: ignore[arg-type]
-
-
-def test_per_worker_is_validated() -> None:
-    with pytest.raises(UsageError, match="per-worker"):
-        Pool(per_worker=0)
-    with pytest.raises(UsageError, match="local engine"):
-        Pool(per_worker=2, engine=Engine.RAY)

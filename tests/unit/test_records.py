@@ -8,7 +8,22 @@ import pytest
 
 import hostpool.errors as errors
 from hostpool.cli.session import parse_env
-from hostpool.models import Event, HostResult, Lines, Status
+from hostpool.models import (
+    Completion,
+    Copy,
+    Event,
+    Exec,
+    Fetch,
+    FileDigest,
+    HostKey,
+    HostResult,
+    Lines,
+    Started,
+    Status,
+    Stream,
+    Target,
+    Task,
+)
 from hostpool.output.terminal import sanitize
 from hostpool.report import Report
 from hostpool.worker.command import SudoWrap, compose
@@ -115,3 +130,29 @@ def test_env_names_are_validated_and_values_quoted() -> None:
         parse_env(["1A=x"])
     with pytest.raises(errors.UsageError):
         parse_env(["A;rm=x"])
+
+
+@pytest.mark.parametrize(
+    "record",
+    [
+        HostResult(host="h", status=Status.FAILED, exit_code=3, stdout=b"\xff", error="x"),
+        Completion(1, 2, HostResult(host="h", status=Status.OK), 99, HostKey("h", "t", "k")),
+        Started(1, 1, 1234),
+        Lines(1, "h", Stream.STDERR, (b"a", b"b")),
+        Task(Target(name="h", address="a"), Exec("true", sudo=True, env=(("A", "1"),))),
+        Task(Target(name="h", address="a"), Copy("s", "/d", 0o644, FileDigest("0" * 64, 1, 420))),
+        Task(Target(name="h", address="a"), Fetch("/etc/motd", "/tmp/out"), seq=3, attempt=2),
+    ],
+    ids=lambda r: type(r).__name__,
+)
+def test_records_that_cross_processes_round_trip(record: object) -> None:
+    assert pickle.loads(pickle.dumps(record)) == record
+
+
+def test_actions_validate_what_reaches_a_shell() -> None:
+    with pytest.raises(errors.UsageError):
+        Exec("true", env=(("1BAD", "x"),))
+    with pytest.raises(errors.UsageError):
+        Copy("a", "")
+    with pytest.raises(errors.UsageError):
+        Exec("true", timeout=0)
