@@ -404,20 +404,14 @@ class Ansible(Tool):
 
 
 class Hostpool(Tool):
-    """F hosts in flight as ``-f P --per-worker F/P``: P worker processes (the Pool), each
-    driving F/P connections on lane threads; one process per 64 hosts in flight.
-    Measured at N=500 on 2 cores, lanes under SCHED_BATCH: F=32 as 1x32 used ~10% less
-    client CPU and ~5% less wall than 2x16; at F=128, 1x128, 2x64 and 4x32 were within
-    noise of each other."""
+    """Default flags only: ``-f F`` hosts in flight; hostpool chooses the processes (the
+    Pool's default, one per CPU, never more than needed) and their lanes itself."""
 
     name = "hostpool"
-    note = "hostpool exec CLI: -f P --per-worker F/P (P = ceil(F/64) paramiko workers)"
-    lanes_per_process = 64
+    note = "hostpool exec CLI, default flags: -f F"
 
-    def split(self, forks: int) -> tuple[int, int]:
-        """(processes, per_worker) for ``forks`` hosts in flight."""
-        processes = max(1, -(-forks // self.lanes_per_process))
-        return processes, -(-forks // processes)
+    def extra_flags(self, forks: int) -> list[str]:
+        return []
 
     def unavailable(self, bench_python: str, hostpool_python: str) -> str | None:
         p = subprocess.run(
@@ -453,7 +447,6 @@ class Hostpool(Tool):
     def command(self, ctx: Ctx) -> tuple[list[str], dict[str, str]]:
         # The way users run it: the console script (``-m hostpool.cli`` would make every
         # worker re-run the module as ``__mp_main__``).
-        processes, per_worker = self.split(ctx.forks)
         return [
             ctx.hostpool_python,
             "-c",
@@ -462,9 +455,8 @@ class Hostpool(Tool):
             "-i",
             str(ctx.lab.inventory(ctx.n, ctx.port)),
             "-f",
-            str(processes),
-            "--per-worker",
-            str(per_worker),
+            str(ctx.forks),
+            *self.extra_flags(ctx.forks),
             "--known-hosts",
             str(ctx.lab.known_hosts),
             "--ssh-config",
@@ -501,10 +493,10 @@ class HostpoolProcs(Hostpool):
     """The Pool without lanes: one worker process per host in flight."""
 
     name = "hostpool-procs"
-    note = "hostpool exec CLI: -f F (one paramiko worker process per host in flight)"
+    note = "hostpool exec CLI: -f F --processes F (one worker process per host in flight)"
 
-    def split(self, forks: int) -> tuple[int, int]:
-        return forks, 1
+    def extra_flags(self, forks: int) -> list[str]:
+        return ["--processes", str(forks)]
 
 
 ALL_TOOLS: dict[str, Tool] = {

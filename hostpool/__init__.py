@@ -21,7 +21,9 @@ _EXPORTS = {
     "Inventory": "inventory",
     "ConfigError": "errors",
     "ExitCode": "errors",
+    "HostFailed": "errors",
     "HostFailures": "errors",
+    "Interrupted": "errors",
     "HostpoolError": "errors",
     "InventoryError": "errors",
     "PatternError": "errors",
@@ -41,6 +43,8 @@ _EXPORTS = {
     "Engine": "pool.engines",
     "EngineOptions": "pool.engines",
     "RunPolicy": "pool.ledger",
+    "AsyncResult": "pool.results",
+    "MapResult": "pool.results",
     "Timing": "pool.ledger",
     "Pool": "pool.pool",
     "Runner": "pool.pool",
@@ -52,8 +56,10 @@ if TYPE_CHECKING:
     from hostpool.errors import (
         ConfigError,
         ExitCode,
+        HostFailed,
         HostFailures,
         HostpoolError,
+        Interrupted,
         InventoryError,
         PatternError,
         PoolError,
@@ -75,6 +81,7 @@ if TYPE_CHECKING:
     from hostpool.pool.engines import Engine, EngineOptions
     from hostpool.pool.ledger import RunPolicy, Timing
     from hostpool.pool.pool import Pool, Runner, StartMethod, run
+    from hostpool.pool.results import AsyncResult, MapResult
     from hostpool.report import Report
 
 
@@ -92,6 +99,7 @@ def __dir__() -> list[str]:
 
 
 __all__ = [
+    "AsyncResult",
     "ConfigError",
     "Connection",
     "Copy",
@@ -101,12 +109,15 @@ __all__ = [
     "ExitCode",
     "Fetch",
     "HostDefaults",
+    "HostFailed",
     "HostFailures",
     "HostKeyPolicy",
     "HostResult",
     "HostpoolError",
+    "Interrupted",
     "Inventory",
     "InventoryError",
+    "MapResult",
     "PatternError",
     "Pool",
     "PoolError",

@@ -10,6 +10,11 @@ error to its documented exit status in one place.
 from __future__ import annotations
 
 import enum
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from hostpool.models import HostResult
+    from hostpool.report import Report
 
 
 class ExitCode(enum.IntEnum):
@@ -85,6 +90,20 @@ class HostFailures(HostpoolError):
         return self.summary
 
 
+class HostFailed(HostpoolError):
+    """What ``apply_async``'s ``error_callback`` receives for a host that did not succeed."""
+
+    exit_code = ExitCode.FAILED
+
+    def __init__(self, result: HostResult) -> None:
+        super().__init__(result)
+        self.result = result
+
+    def __str__(self) -> str:
+        r = self.result
+        return f"{r.host}: {r.status.value}" + (f": {r.error}" if r.error else "")
+
+
 class PoolError(HostpoolError):
     """The pool itself misbehaved (could not start, lost its workers beyond recovery)."""
 
@@ -92,3 +111,21 @@ class PoolError(HostpoolError):
 
 
 RunnerError = PoolError  # the earlier name
+
+
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C (or ``terminate``) while a call was waiting: raised in the caller after the
+    pool was terminated and every host accounted for; ``report`` is the partial Report.
+
+    A KeyboardInterrupt, not a HostpoolError, on purpose: a script that does not handle it
+    stops, exactly as Ctrl-C stops any other Python program.
+    """
+
+    exit_code = ExitCode.INTERRUPTED
+
+    def __init__(self, report: Report) -> None:
+        super().__init__(report)
+        self.report = report
+
+    def __str__(self) -> str:
+        return f"interrupted: {self.report.summary()}"

@@ -86,8 +86,8 @@ class SSHOptions:
     sudo_password: str | None = field(default=None, repr=False)
     env: tuple[tuple[str, str], ...] = ()  # exported before every Exec command
     output_limit: int = DEFAULT_OUTPUT_LIMIT
-    stream: bool = False  # push output lines to the parent as they arrive
     reuse_connections: bool = True
+    idle_connections: int = 16  # kept open per worker process for later tasks to reuse
 
 
 def check_env(env: tuple[tuple[str, str], ...]) -> None:
@@ -175,6 +175,7 @@ class Task:
     action: Action
     seq: int = 0
     attempt: int = 1
+    stream: bool = False  # push output lines to the parent as they arrive
 
 
 @dataclass(frozen=True, slots=True)

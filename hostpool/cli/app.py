@@ -6,7 +6,6 @@ and exit codes from ``Report.exit_code``.  The ``cli`` package is the only typer
 
 from __future__ import annotations
 
-import importlib.machinery
 import json
 import sys
 from typing import Annotated
@@ -125,24 +124,8 @@ def hosts_(
     typer.echo(host_table(described))
 
 
-def _spare_workers_the_main_script() -> None:
-    """Workers started by spawn or forkserver re-run the parent's main script to rebuild
-    ``__mp_main__``; for the console script that means importing typer, click and this
-    module in every worker (~35 ms of CPU each) for nothing a task needs.
-    multiprocessing does not re-run a main module whose spec names a ``__main__`` module
-    (as under ``python -m hostpool``), so the console script is given that name."""
-    script = sys.modules.get("__main__")
-    if (
-        script is not None
-        and getattr(script, "__spec__", None) is None
-        and getattr(script, "main", None) is main
-    ):
-        script.__spec__ = importlib.machinery.ModuleSpec("hostpool.__main__", None)
-
-
 def main() -> None:
     """Console entry point: library errors become their documented exit codes."""
-    _spare_workers_the_main_script()
     try:
         code = app(standalone_mode=False)
         sys.exit(code if isinstance(code, int) else 0)

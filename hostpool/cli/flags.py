@@ -57,7 +57,7 @@ class RunFlags:
     limit: str | None
     rerun_failed: bool
     forks: int
-    per_worker: int
+    processes: int | None
     user: str | None
     key: str | None
     ssh_config: str
@@ -94,17 +94,18 @@ def _run_flags(
         bool, typer.Option("--rerun-failed", help="Only the hosts that failed in the last run.")
     ] = False,
     forks: Annotated[
-        int, typer.Option("-f", "--forks", min=1, max=4096, help="Worker processes (the Pool).")
+        int, typer.Option("-f", "--forks", min=1, max=4096, help="Hosts in flight at once.")
     ] = 32,
-    per_worker: Annotated[
-        int,
+    processes: Annotated[
+        int | None,
         typer.Option(
-            "--per-worker",
+            "--processes",
             min=1,
-            max=256,
-            help="Hosts each worker drives at once (threads); forks x per-worker in flight.",
+            max=4096,
+            help="Worker processes of the Pool (default: CPU count); each drives its share "
+            "of the hosts in flight.",
         ),
-    ] = 1,
+    ] = None,
     user: UserOpt = None,
     key: KeyOpt = None,
     ssh_config: SSHConfigOpt = "~/.ssh/config",

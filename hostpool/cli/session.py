@@ -12,7 +12,7 @@ from pathlib import Path
 
 from hostpool import inventory
 from hostpool.cli.flags import RunFlags
-from hostpool.errors import UsageError
+from hostpool.errors import Interrupted, UsageError
 from hostpool.inventory import lastrun
 from hostpool.models import Action, HostKeyPolicy, SSHOptions, Target
 from hostpool.output.display import Display, Session
@@ -113,8 +113,8 @@ def execute(
     session = Session(display, [t.name for t in chosen])
     pool = Pool(
         options,
-        forks=flags.forks,
-        per_worker=flags.per_worker,
+        forks=max(1, min(flags.forks, len(chosen))),  # never more in flight than hosts
+        processes=flags.processes,
         maxtasksperchild=flags.max_tasks_per_worker,
         context=flags.start_method,
         engine=engine,
@@ -130,6 +130,8 @@ def execute(
                 on_result=session.on_result,
                 on_line=session.on_line if display.live_lines else None,
             )
+    except Interrupted as stop:  # the pool is terminated and every host accounted for
+        report = stop.report
     finally:
         session.progress.stop()
     session.finish(report)

@@ -22,6 +22,7 @@ from __future__ import annotations
 import multiprocessing.pool
 from typing import Any
 
+from hostpool.pool.spawning import process_class
 from hostpool.worker.lanes import STDLIB_WORKER, lane_worker
 
 
@@ -62,4 +63,5 @@ class LanePool(multiprocessing.pool.Pool):
         if self.per_worker > 1 and kwds.get("target") is STDLIB_WORKER:
             kwds["target"] = lane_worker
             kwds["args"] = (self.per_worker, *kwds["args"])
-        return ctx.Process(*args, **kwds)
+        # Children never re-import the user's main script (see spawning.py).
+        return process_class(ctx)(*args, **kwds)

@@ -15,7 +15,18 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
-from hostpool.models import Action, Completion, HostKey, HostResult, Started, Status, Target, Task
+from hostpool.models import (
+    Action,
+    Completion,
+    Exec,
+    HostKey,
+    HostResult,
+    SSHOptions,
+    Started,
+    Status,
+    Target,
+    Task,
+)
 from hostpool.pool.processes import pid_alive
 
 RETRYABLE = (Status.UNREACHABLE, Status.TIMEOUT)
@@ -50,6 +61,7 @@ class Entry:
     """Ledger line for one host: where it is and what the parent knows about it."""
 
     task: Task
+    deadline: float | None = None  # the parent's own bound, from start to answer
     state: EntryState = EntryState.QUEUED
     pid: int = 0
     started_at: float = 0.0
@@ -67,6 +79,15 @@ class Entry:
         return self.task.target
 
 
+def _deadline(action: Action, options: SSHOptions, timing: Timing) -> float | None:
+    """Every worker-side wait of one task (connect steps, the command) plus a grace."""
+    timeout = action.timeout if isinstance(action, Exec) else None
+    timeout = options.command_timeout if timeout is None else timeout
+    if timeout is None:
+        return None
+    return options.connect_timeout * 4 + timeout + timing.deadline_grace
+
+
 class Ledger:
     """Entries in target order plus the parent's own view of who runs what."""
 
@@ -75,18 +96,20 @@ class Ledger:
         targets: Sequence[Target],
         action: Action | Callable[[Target], Action],
         *,
+        first_seq: int = 0,
         policy: RunPolicy = RunPolicy(),
-        deadline: float | None = None,
+        options: SSHOptions = SSHOptions(),
         timing: Timing = Timing(),
         watch_pids: bool = True,
         alive: Callable[[int], bool] = pid_alive,
+        stream: bool = False,
     ) -> None:
-        self.entries = {
-            i: Entry(Task(t, action(t) if callable(action) else action, seq=i))
-            for i, t in enumerate(targets)
-        }
+        self.entries: dict[int, Entry] = {}
+        for i, target in enumerate(targets, first_seq):
+            chosen = action(target) if callable(action) else action
+            task = Task(target, chosen, seq=i, stream=stream)
+            self.entries[i] = Entry(task, deadline=_deadline(chosen, options, timing))
         self.policy = policy
-        self.deadline = deadline
         self.timing = timing
         self.watch_pids = watch_pids  # PIDs of other engines' workers may be on other hosts
         self._alive = alive
@@ -137,8 +160,8 @@ class Ledger:
     def _police(self, entry: Entry, now: float, alive: dict[int, bool]) -> bool:
         if entry.state is not EntryState.RUNNING:
             return False
-        if self.deadline is not None and now - entry.started_at > self.deadline:
-            message = f"no answer from worker {entry.pid} within {self.deadline:g}s"
+        if entry.deadline is not None and now - entry.started_at > entry.deadline:
+            message = f"no answer from worker {entry.pid} within {entry.deadline:g}s"
             self.settle(entry, Status.TIMEOUT, message, now)
             return True
         if not entry.pid or not self.watch_pids:
@@ -224,6 +247,10 @@ class Ledger:
         return True
 
     # -- the end --------------------------------------------------------------------------
+    @property
+    def done(self) -> bool:
+        return all(e.state is EntryState.DONE for e in self.entries.values())
+
     def results(self) -> tuple[HostResult, ...]:
         results = tuple(e.result for e in self.entries.values() if e.result is not None)
         assert len(results) == len(self.entries), "ledger lost a host"

@@ -1,40 +1,46 @@
 """Parent side: the public Pool of SSH workers, in ``multiprocessing.Pool``'s vocabulary.
 
-Shape: ``multiprocessing.Pool(processes, initializer=init_worker, initargs=(options,
-events), maxtasksperchild, context=explicit start method)`` (a ``LanePool``: the same
-Pool, whose worker processes may each drive ``per_worker`` hosts at once); each host goes
-in with ``apply_async(run_task, callback=..., error_callback=...)`` (``dispatch``), and
-the per-host ledger (``ledger``) decides every result.
+``Pool(options, forks=64)`` starts at construction: ``processes`` worker processes
+(default ``os.cpu_count()``, never more than ``forks``), each driving up to
+ceil(forks / processes) hosts at once (lanes); ``forks`` is the number of hosts in
+flight, as for every peer tool.  ``apply``/``apply_async``/``map``/``map_async``/
+``imap``/``imap_unordered`` submit from any thread; ``close``/``join``/``terminate`` end
+it.  Per-host outcomes are data: nothing per host is raised.
 """
 
 from __future__ import annotations
 
-import contextlib
 import enum
-import multiprocessing
-import time
-from collections.abc import Callable, Sequence
-from dataclasses import replace
-from typing import TypeVar, cast
+import os
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from typing import TypeVar
 
 from hostpool import known_hosts, transfer
-from hostpool.errors import PoolError, UsageError
-from hostpool.models import Action, Copy, Exec, Fetch, SSHOptions, Status, Target
-from hostpool.pool import processes
-from hostpool.pool.dispatch import (
-    Dispatcher,
-    EventSource,
-    LineHandler,
-    Observers,
-    PoolLike,
-    ResultHandler,
+from hostpool.errors import UsageError
+from hostpool.models import (
+    Action,
+    Copy,
+    Exec,
+    Fetch,
+    HostKey,
+    HostResult,
+    SSHOptions,
+    Stream,
+    Target,
 )
-from hostpool.pool.engines import Engine, EngineOptions, make_pool
-from hostpool.pool.events import EventQueue
-from hostpool.pool.lanes import LanePool
+from hostpool.pool import workers
+from hostpool.pool.callbacks import CallbackThread
+from hostpool.pool.dispatch import Dispatcher
+from hostpool.pool.engines import Engine, EngineOptions
 from hostpool.pool.ledger import Ledger, RunPolicy, Timing
+from hostpool.pool.results import AsyncResult, Call, MapResult, ordered, split_callbacks, unordered
 from hostpool.report import Report
-from hostpool.worker.entry import init_worker
+
+ActionLike = Action | str | Callable[[Target], Action | str]
+ResultHandler = Callable[[HostResult], None]
+LineHandler = Callable[[str, Stream, bytes], None]
+_E = TypeVar("_E", bound=enum.StrEnum)
 
 
 class StartMethod(enum.StrEnum):
@@ -43,10 +49,10 @@ class StartMethod(enum.StrEnum):
     FORK = "fork"
 
 
-# Modules the forkserver imports once, so each forked worker starts with paramiko loaded.
-FORKSERVER_PRELOAD = ["hostpool.worker.task", "hostpool.worker.lanes"]
-
-ActionLike = Action | str | Callable[[Target], Action | str]
+class _State(enum.StrEnum):
+    RUN = "run"
+    CLOSE = "close"
+    TERMINATE = "terminate"
 
 
 def as_action(action: Action | str) -> Action:
@@ -61,12 +67,11 @@ def as_action(action: Action | str) -> Action:
 
 
 class Pool:
-    """A reusable pool of SSH workers; use as a context manager to keep connections warm.
+    """A pool of SSH workers; a context manager that keeps connections warm across calls.
 
-    ``with Pool(options, forks=32) as pool: pool.map("uptime", targets)`` reuses each
-    worker's connection across calls.  Leaving the block closes and joins the pool on
-    success and terminates it on an exception (the stdlib ``with Pool()`` always
-    terminates, which would cut off work still in flight).
+    Leaving the ``with`` block closes and joins the pool on success and terminates it on
+    an exception (the stdlib ``with Pool()`` always terminates, which would cut off work
+    still in flight).
     """
 
     def __init__(
@@ -74,7 +79,7 @@ class Pool:
         options: SSHOptions | None = None,
         *,
         forks: int = 32,
-        per_worker: int = 1,
+        processes: int | None = None,
         maxtasksperchild: int | None = None,
         context: StartMethod = StartMethod.FORKSERVER,
         engine: Engine = Engine.LOCAL,
@@ -83,26 +88,50 @@ class Pool:
     ) -> None:
         if forks < 1:
             raise UsageError("forks must be at least 1")
-        if per_worker < 1:
-            raise UsageError("per-worker must be at least 1")
-        if per_worker > 1 and engine is not Engine.LOCAL:
-            raise UsageError("per-worker above 1 needs the local engine")
+        if processes is not None and processes < 1:
+            raise UsageError("processes must be at least 1")
         if maxtasksperchild is not None and maxtasksperchild < 1:
             raise UsageError("max tasks per worker must be at least 1")
         self.options = options or SSHOptions()
-        self.forks = forks
-        self.per_worker = per_worker
-        self.maxtasksperchild = maxtasksperchild
         self.context = _choice(StartMethod, context, "start method")
         self.engine = _choice(Engine, engine, "engine")
+        self.shape = workers.Shape.of(forks, processes or os.cpu_count() or 1, self.engine)
+        self.forks = forks
+        self.maxtasksperchild = maxtasksperchild
         self.engine_options = engine_options
         self.timing = timing
-        self._pool: PoolLike | None = None
-        self._events: EventSource | None = None
-        self._wedged = False  # a worker holds a host past its deadline: join would hang
-        self._suspects: set[int] = set()  # PIDs of workers the parent gave up on
-        self._processes = 0
-        self._lanes = 1
+        self._state = _State.RUN
+        self._lock = threading.Lock()
+        self._next_seq = 0
+        self._callbacks = CallbackThread()
+        try:
+            self._dispatcher = Dispatcher(
+                self._start_workers,
+                window=2 * self.shape.in_flight,
+                poll_interval=timing.poll_interval,
+                callbacks=self._callbacks,
+                learn=self._learn,
+            )
+        except BaseException:
+            self._callbacks.stop()
+            raise
+
+    @property
+    def processes(self) -> int:
+        return self.shape.processes
+
+    def _start_workers(self) -> workers.Workers:
+        return workers.start(
+            self.options,
+            self.shape,
+            maxtasksperchild=self.maxtasksperchild,
+            context=self.context.value,
+            engine=self.engine,
+            engine_options=self.engine_options,
+        )
+
+    def _learn(self, keys: list[HostKey]) -> None:
+        known_hosts.learn(known_hosts.known_hosts_path(self.options.known_hosts), keys)
 
     # -- lifecycle ------------------------------------------------------------------------
     def __enter__(self) -> Pool:
@@ -111,95 +140,96 @@ class Pool:
     def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
         if exc_type is None:
             self.close()
+            self.join()
         else:
             self.terminate()
 
-    def _ensure_pool(self, size_hint: int, streaming: bool) -> PoolLike:
-        if streaming and not self.options.stream:
-            if self._pool is not None:  # workers got their options at start: restart them
-                self.close()
-            self.options = replace(self.options, stream=True)
-        if self._pool is not None:
-            return self._pool
-        # Spread over processes first: lanes only where hosts outnumber the processes.
-        lanes = max(1, min(self.per_worker, -(-size_hint // self.forks)))
-        count = max(1, min(self.forks, -(-size_hint // lanes)))
-        self._processes, self._lanes = count, lanes
-        if self.engine is not Engine.LOCAL:
-            self._pool, self._events = make_pool(
-                self.engine,
-                processes=count,
-                initializer=init_worker,
-                options=self.options,
-                maxtasksperchild=self.maxtasksperchild,
-                engine_options=self.engine_options,
-            )
-            return self._pool
-        ctx = multiprocessing.get_context(self.context.value)
-        if self.context is StartMethod.FORKSERVER:
-            ctx.set_forkserver_preload(FORKSERVER_PRELOAD)
-        # SimpleQueue writes synchronously: a 'started' event must be in the pipe before
-        # the task can kill its worker, or the parent never learns whom to watch.
-        events = EventQueue(ctx=ctx)
-        try:
-            pool = LanePool(
-                processes=count,
-                initializer=init_worker,
-                initargs=(self.options, events),
-                maxtasksperchild=self.maxtasksperchild,
-                context=ctx,
-                per_worker=lanes,
-            )
-        except OSError as exc:
-            raise PoolError(f"cannot start the worker pool: {exc}") from exc
-        self._pool, self._events = cast(PoolLike, pool), events
-        return self._pool
-
     def close(self) -> None:
-        """Orderly shutdown: let workers finish, then reap them (terminate if one is wedged)."""
-        pool, self._pool = self._pool, None
-        if pool is None:
-            return
-        if self._wedged:
-            self._terminate_bounded(pool)
-        else:
-            pool.close()
-            pool.join()
-        self._close_events()
+        """No new submissions; what was submitted still runs, then the workers exit."""
+        with self._lock:
+            if self._state is _State.RUN:
+                self._state = _State.CLOSE
+                self._dispatcher.stop(terminate=False)
 
     def terminate(self) -> None:
-        pool, self._pool = self._pool, None
-        if pool is None:
-            return
-        self._terminate_bounded(pool)
-        self._close_events()
+        """Stop now: running commands are killed with their workers, unfinished hosts are
+        ``interrupted``, and every waiting call returns."""
+        self._terminate("interrupted: the pool was terminated")
+
+    def interrupt(self) -> None:
+        """What Ctrl-C in a waiting caller does (then ``Interrupted`` is raised there)."""
+        self._terminate("interrupted before this host finished")
+
+    def _terminate(self, message: str) -> None:
+        with self._lock:
+            self._state = _State.TERMINATE
+            self._dispatcher.stop(terminate=True, message=message)
+        self._dispatcher.join()
+        self._callbacks.stop()
 
     def join(self) -> None:
-        """Workers are reaped by ``close``/``terminate`` already; kept for the vocabulary."""
+        """Wait for the workers to exit; after ``close`` or ``terminate``, as in the stdlib."""
+        if self._state is _State.RUN:
+            raise ValueError("Pool is still running")
+        self._dispatcher.join()
+        self._callbacks.stop()
 
-    def _terminate_bounded(self, pool: PoolLike) -> None:
-        suspects, self._suspects = self._suspects, set()
-        processes.release(suspects)
-        self._wedged = False
+    # -- submissions ----------------------------------------------------------------------
+    def _submit(
+        self,
+        action: ActionLike,
+        targets: Sequence[Target],
+        policy: RunPolicy,
+        *,
+        on_result: ResultHandler | None = None,
+        on_line: LineHandler | None = None,
+        on_done: Callable[[Report], None] | None = None,
+    ) -> Call:
+        if self._callbacks.current:
+            raise RuntimeError("a pool callback cannot wait for results of the same pool")
+        names = [t.name for t in targets]
+        if len(set(names)) != len(names):
+            raise UsageError("targets must have distinct names")
+        resolve = _resolver(action)  # per-host commands are resolved here, in the caller
+        with self._lock:
+            if self._state is not _State.RUN:
+                raise ValueError("Pool not running")
+            first, self._next_seq = self._next_seq, self._next_seq + len(targets)
+            ledger = Ledger(
+                targets,
+                resolve,
+                first_seq=first,
+                policy=policy,
+                options=self.options,
+                timing=self.timing,
+                watch_pids=self.engine is Engine.LOCAL,
+                stream=on_line is not None,
+            )
+            call = Call(
+                ledger, _label(action), on_result=on_result, on_line=on_line, on_done=on_done
+            )
+            if targets:
+                self._dispatcher.submit(call)
+        if not targets:
+            call.complete(call.build_report())
+        return call
 
-        def stop() -> None:
-            pool.terminate()
-            pool.join()
+    def apply(self, target: Target, action: ActionLike) -> HostResult:
+        """Run ``action`` on one host and wait: its HostResult, whatever the status."""
+        return self.apply_async(target, action).get()
 
-        if self.engine is not Engine.LOCAL:
-            stop()
-            return
-        workers = cast(LanePool, pool)._pool  # type: ignore[attr-defined]
-        processes.bounded_stop(stop, lambda: [p.pid for p in workers if p.pid])
+    def apply_async(
+        self,
+        target: Target,
+        action: ActionLike,
+        callback: ResultHandler | None = None,
+        error_callback: Callable[[BaseException], None] | None = None,
+    ) -> AsyncResult:
+        """``callback`` gets an ok result; a failed one goes to ``error_callback`` as
+        ``HostFailed`` (or to ``callback`` when there is no ``error_callback``)."""
+        route = split_callbacks(callback, error_callback)
+        return AsyncResult(self, self._submit(action, [target], RunPolicy(), on_result=route))
 
-    def _close_events(self) -> None:
-        events, self._events = self._events, None
-        close = getattr(events, "close", None)
-        if close is not None:
-            with contextlib.suppress(Exception):  # a closing channel has nothing left to say
-                close()
-
-    # -- calls ----------------------------------------------------------------------------
     def map(
         self,
         action: ActionLike,
@@ -209,77 +239,37 @@ class Pool:
         on_result: ResultHandler | None = None,
         on_line: LineHandler | None = None,
     ) -> Report:
-        """Run ``action`` on every target; one result per target, in target order."""
-        started = time.time()
-        t0 = time.monotonic()
-        label = _label(action)
-        if not targets:
-            return Report(results=(), command=label, duration=0.0, started_at=started)
-        names = [t.name for t in targets]
-        if len(set(names)) != len(names):
-            raise UsageError("targets must have distinct names")
-        resolve = _resolver(action)
-        ledger = Ledger(
-            targets,
-            resolve,
-            policy=policy,
-            deadline=self._deadline(),
-            timing=self.timing,
-            watch_pids=self.engine is Engine.LOCAL,
+        """Run ``action`` on every target and wait; the Report is in target order."""
+        return self.map_async(
+            action, targets, policy=policy, on_result=on_result, on_line=on_line
+        ).get()
+
+    def map_async(
+        self,
+        action: ActionLike,
+        targets: Sequence[Target],
+        *,
+        policy: RunPolicy = RunPolicy(),
+        callback: Callable[[Report], None] | None = None,
+        on_result: ResultHandler | None = None,
+        on_line: LineHandler | None = None,
+    ) -> MapResult:
+        call = self._submit(
+            action, targets, policy, on_result=on_result, on_line=on_line, on_done=callback
         )
-        interrupted = stopped_early = False
-        try:
-            pool = self._ensure_pool(len(targets), streaming=on_line is not None)
-            dispatcher = Dispatcher(
-                pool,
-                self._events,
-                ledger,
-                window=2 * self._processes * self._lanes,
-                observers=Observers(on_result, on_line),
-            )
-            stopped_early = dispatcher.drive()
-            if stopped_early:
-                self._after_settle(ledger)
-                self.terminate()
-                failures = sum(1 for e in ledger.entries.values() if e.result and not e.result.ok)
-                ledger.fill(Status.INTERRUPTED, f"not run: stopped after {failures} failures")
-        except KeyboardInterrupt:
-            interrupted = True
-            self._after_settle(ledger)
-            self.terminate()
-            ledger.fill(Status.INTERRUPTED, "interrupted before this host finished")
-        except BaseException:
-            self.terminate()
-            raise
-        self._after_settle(ledger)
-        learnt = ledger.learnt()
-        if learnt:
-            known_hosts.learn(known_hosts.known_hosts_path(self.options.known_hosts), learnt)
-        return Report(
-            results=ledger.results(),
-            command=label,
-            duration=time.monotonic() - t0,
-            started_at=started,
-            interrupted=interrupted,
-            stopped_early=stopped_early,
-        )
+        return MapResult(self, call)
+
+    def imap(self, action: ActionLike, targets: Sequence[Target]) -> Iterator[HostResult]:
+        """Each host's result in target order, as soon as it and those before it are in."""
+        return ordered(self, self._submit(action, targets, RunPolicy()))
+
+    def imap_unordered(self, action: ActionLike, targets: Sequence[Target]) -> Iterator[HostResult]:
+        """Each host's result as soon as it finishes."""
+        return unordered(self, self._submit(action, targets, RunPolicy()))
 
     def run(self, targets: Sequence[Target], command: ActionLike) -> Report:
         """The earlier ``Runner.run(targets, command)`` argument order."""
         return self.map(command, targets)
-
-    def _after_settle(self, ledger: Ledger) -> None:
-        """Hosts the parent answered for leave their workers suspect: terminate, not join."""
-        self._wedged = self._wedged or ledger.wedged
-        self._suspects |= ledger.suspects
-        ledger.suspects = set()
-
-    def _deadline(self) -> float | None:
-        """Parent-side bound on one host: every worker-side wait plus a grace period."""
-        command = self.options.command_timeout
-        if command is None:
-            return None
-        return self.options.connect_timeout * 4 + command + self.timing.deadline_grace
 
 
 def _label(action: ActionLike) -> str:
@@ -297,10 +287,6 @@ def _resolver(action: ActionLike) -> Action | Callable[[Target], Action]:
     return as_action(action)
 
 
-Runner = Pool  # the earlier name
-_E = TypeVar("_E", bound=enum.StrEnum)
-
-
 def _choice(kind: type[_E], value: str, what: str) -> _E:
     """A StrEnum member from a member or its value; anything else is a usage error."""
     try:
@@ -310,13 +296,16 @@ def _choice(kind: type[_E], value: str, what: str) -> _E:
         raise UsageError(f"unknown {what} {value!r}; choose from {choices}") from None
 
 
+Runner = Pool  # the earlier name
+
+
 def run(
     targets: Sequence[Target],
     command: ActionLike,
     *,
     forks: int = 32,
+    processes: int | None = None,
     options: SSHOptions | None = None,
-    per_worker: int = 1,
     context: StartMethod = StartMethod.FORKSERVER,
     maxtasksperchild: int | None = None,
     engine: Engine = Engine.LOCAL,
@@ -324,11 +313,12 @@ def run(
     timing: Timing = Timing(),
     policy: RunPolicy = RunPolicy(),
 ) -> Report:
-    """One-shot convenience: a Pool for a single call, closed afterwards."""
+    """One-shot: a Pool sized for these targets (never more hosts in flight than there
+    are hosts) for one call, closed afterwards."""
     with Pool(
         options,
-        forks=forks,
-        per_worker=per_worker,
+        forks=max(1, min(forks, len(targets))),
+        processes=processes,
         context=context,
         maxtasksperchild=maxtasksperchild,
         engine=engine,

@@ -14,7 +14,8 @@ import signal
 import sys
 import threading
 import time
-from dataclasses import dataclass, field, replace
+from collections import OrderedDict
+from dataclasses import dataclass, replace
 from types import FrameType
 
 # paramiko.config imports invoke when it is installed (Fabric brings it), only to run
@@ -47,13 +48,54 @@ from hostpool.worker.command import SudoWrap, compose
 from hostpool.worker.output import EventSink, Output
 from hostpool.worker.pump import pump
 
-_SlotKey = tuple[str, int, str, tuple[str, ...], str]
+_Key = tuple[str, int, str, tuple[str, ...], str]
 
 
-@dataclass
-class _Slot:
-    key: _SlotKey
-    conn: SSHConnector
+def _key(target: Target) -> _Key:
+    return (
+        target.address,
+        target.port,
+        target.user or "",
+        target.key_files,
+        target.proxy_jump or "",
+    )
+
+
+class IdleConnections:
+    """SSH connections this worker process keeps for later tasks to the same host.
+
+    One cache per process, shared by its lanes: whichever lane picks a host up reuses
+    the connection any lane left, and at most ``limit`` idle ones stay open (the oldest
+    is closed first).
+    """
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._lock = threading.Lock()
+        self._idle: OrderedDict[int, tuple[_Key, SSHConnector]] = OrderedDict()
+
+    def take(self, key: _Key) -> SSHConnector | None:
+        with self._lock:
+            found = next((ident for ident, (k, _) in self._idle.items() if k == key), None)
+            if found is None:
+                return None
+            _, conn = self._idle.pop(found)
+        if conn.alive:
+            return conn
+        conn.close()
+        return None
+
+    def give(self, key: _Key, conn: SSHConnector) -> None:
+        if not conn.alive or self.limit < 1:
+            conn.close()
+            return
+        with self._lock:
+            self._idle[id(conn)] = (key, conn)
+            surplus = [
+                self._idle.popitem(last=False)[1][1] for _ in range(len(self._idle) - self.limit)
+            ]
+        for old in surplus:
+            old.close()
 
 
 @dataclass
@@ -63,22 +105,7 @@ class WorkerState:
     options: SSHOptions
     events: EventSink | None
     ssh: SSHContext
-    lanes: threading.local = field(default_factory=threading.local, repr=False)
-
-    @property
-    def slot(self) -> _Slot | None:
-        """The connection kept for the next task: one per worker, or per lane when a
-        worker runs several tasks at once, so each lane reuses its own like a process."""
-        return getattr(self.lanes, "slot", None)
-
-    @slot.setter
-    def slot(self, slot: _Slot | None) -> None:
-        self.lanes.slot = slot
-
-    def drop_slot(self) -> None:
-        if self.slot is not None:
-            self.slot.conn.close()
-            self.slot = None
+    idle: IdleConnections
 
 
 _state: WorkerState | None = None
@@ -96,7 +123,8 @@ def init_worker(options: SSHOptions, events: EventSink | None = None) -> None:
     gc.freeze()
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, _on_sigterm)
-    _state = WorkerState(options=options, events=events, ssh=SSHContext.load(options))
+    limit = options.idle_connections if options.reuse_connections else 0
+    _state = WorkerState(options, events, SSHContext.load(options), IdleConnections(limit))
 
 
 def _on_sigterm(signum: int, frame: FrameType | None) -> None:
@@ -131,18 +159,25 @@ def run_task(task: Task) -> Completion:
 def _perform(state: WorkerState, task: Task) -> tuple[HostResult, HostKey | None]:
     """The action on a connector; a stale kept connection is redone once."""
     try:
-        conn = _connector(state, task.target)
-        try:
-            return _act(state, conn, task), conn.take_learnt()
-        finally:
-            conn.end_task()
+        return _perform_once(state, task)
     except StaleConnection:
-        state.drop_slot()
-        conn = _connector(state, task.target)
-        try:
-            return _act(state, conn, task), conn.take_learnt()
-        finally:
-            conn.end_task()
+        return _perform_once(state, task)
+
+
+def _perform_once(state: WorkerState, task: Task) -> tuple[HostResult, HostKey | None]:
+    conn = _connector(state, task.target)
+    kept = False
+    try:
+        result = _act(state, conn, task)
+        learnt = conn.take_learnt()
+        conn.end_task()
+        if isinstance(conn, SSHConnector):
+            state.idle.give(_key(task.target), conn)
+            kept = True
+        return result, learnt
+    finally:
+        if not kept:
+            conn.close()
 
 
 def _connector(state: WorkerState, target: Target) -> Connector:
@@ -151,22 +186,11 @@ def _connector(state: WorkerState, target: Target) -> Connector:
         return LocalConnector(target)
     if target.connection is Connection.DOCKER:
         return DockerConnector(target, state.options.connect_timeout)
-    key = (
-        target.address,
-        target.port,
-        target.user or "",
-        target.key_files,
-        target.proxy_jump or "",
-    )
-    slot = state.slot
-    if slot is not None:
-        if slot.key == key and slot.conn.alive and state.options.reuse_connections:
-            slot.conn.reused = True
-            return slot.conn
-        state.drop_slot()
-    conn = SSHConnector(state.ssh, target)
-    state.slot = _Slot(key, conn)
-    return conn
+    conn = state.idle.take(_key(target))
+    if conn is not None:
+        conn.reused = True
+        return conn
+    return SSHConnector(state.ssh, target)
 
 
 def _act(state: WorkerState, conn: Connector, task: Task) -> HostResult:
@@ -188,7 +212,7 @@ def _exec(state: WorkerState, conn: Connector, task: Task, action: Exec) -> Host
         opts.output_limit,
         sudo=sudo,
         password=opts.sudo_password,
-        events=state.events if opts.stream else None,
+        events=state.events if task.stream else None,
         seq=task.seq,
         host=task.target.name,
     )

@@ -28,7 +28,7 @@ pytestmark = pytest.mark.docker
 # The same hosts in flight as one process each, or as lanes of a single worker process:
 # a frozen or dropped connection in one lane must not hold up the other lanes.
 POOLS = pytest.mark.parametrize(
-    "pool", [{"forks": 3}, {"forks": 1, "per_worker": 3}], ids=["processes", "lanes"]
+    "pool", [{"forks": 3, "processes": 3}, {"forks": 3, "processes": 1}], ids=["processes", "lanes"]
 )
 
 

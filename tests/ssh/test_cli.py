@@ -103,7 +103,9 @@ def test_hosts_lists_resolved_vars(ssh_lab: SSHLab, tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    "pool", [("-f", "2"), ("-f", "1", "--per-worker", "4")], ids=["processes", "lanes"]
+    "pool",
+    [("-f", "2", "--processes", "2"), ("-f", "4", "--processes", "1")],
+    ids=["processes", "lanes"],
 )
 def test_exec_over_ssh_with_known_hosts(
     ssh_lab: SSHLab, tmp_path: Path, pool: tuple[str, ...]

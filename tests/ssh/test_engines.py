@@ -1,7 +1,7 @@
 """The same runner scenarios on every engine: local multiprocessing.Pool and Ray actors.
 
 ``lanes`` is the local Pool with the same number of hosts in flight driven by one worker
-process (``per_worker``): a worker's death or stop then hits every host it was running.
+process (``processes=1``): a worker's death or stop then hits every host it was running.
 
 Ray starts once per session on loopback (``ray_session``); its tests skip when ray is not
 installed, unless ``HOSTPOOL_REQUIRE_RAY=1`` (CI) turns that into a failure.
@@ -34,8 +34,8 @@ def engine(request: pytest.FixtureRequest) -> str:
 def pool_kwargs(engine: str, forks: int = 4) -> dict[str, Any]:
     """Pool arguments for ``forks`` hosts in flight on ``engine``."""
     if engine == "lanes":
-        return {"engine": Engine.LOCAL, "forks": 1, "per_worker": forks}
-    return {"engine": Engine(engine), "forks": forks}
+        return {"engine": Engine.LOCAL, "forks": forks, "processes": 1}
+    return {"engine": Engine(engine), "forks": forks, "processes": forks}
 
 
 def run(

@@ -124,6 +124,6 @@ def test_commands_started_from_lanes_get_the_original_cpus_and_policy() -> None:
     # (think `make -j8` on a connection=local host) gets what the worker started with.
     probe = "import os; print(os.sched_getscheduler(0), sorted(os.sched_getaffinity(0)))"
     command = f"{shlex.quote(sys.executable)} -c {shlex.quote(probe)}"
-    report = hostpool.run([local("here"), local("there")], command, forks=1, per_worker=2)
+    report = hostpool.run([local("here"), local("there")], command, forks=2, processes=1)
     mine = f"{os.sched_getscheduler(0)} {sorted(os.sched_getaffinity(0))}\n"
     assert [(r.status, r.stdout.decode()) for r in report.results] == [(Status.OK, mine)] * 2

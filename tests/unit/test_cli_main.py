@@ -1,38 +1,35 @@
-"""The console entry point's treatment of ``__main__`` (no processes started)."""
+"""Workers are never told to import the parent's main script (no processes started here).
+
+The script without a ``__main__`` guard, run for real under every start method, is in
+``tests/ssh/test_pool_api.py``.
+"""
 
 from __future__ import annotations
 
+import multiprocessing
+import multiprocessing.spawn
 import sys
+import types
 
 import pytest
 
-
-def test_console_script_is_not_rerun_in_workers(monkeypatch: pytest.MonkeyPatch) -> None:
-    # What spawn/forkserver workers are told to rebuild as __mp_main__: for the console
-    # script (a module whose `main` is the CLI's), nothing.
-    import multiprocessing.spawn
-    import types
-
-    from hostpool.cli import app as cli
-
-    script = types.ModuleType("__main__")
-    script.__file__ = "/usr/bin/hostpool"
-    script.main = cli.main  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "__main__", script)
-    assert "init_main_from_path" in multiprocessing.spawn.get_preparation_data("w")
-    cli._spare_workers_the_main_script()
-    prep = multiprocessing.spawn.get_preparation_data("w")
-    assert "init_main_from_path" not in prep
-    assert prep["init_main_from_name"] == "hostpool.__main__"
+from hostpool.pool.spawning import SparedSpawnProcess, process_class, sparing_main
 
 
-def test_other_main_scripts_are_left_alone(monkeypatch: pytest.MonkeyPatch) -> None:
-    import types
-
-    from hostpool.cli import app as cli
-
+def test_preparation_data_leaves_main_out_only_while_hostpool_starts_a_process(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     script = types.ModuleType("__main__")
     script.__file__ = "/home/me/deploy.py"
     monkeypatch.setitem(sys.modules, "__main__", script)
-    cli._spare_workers_the_main_script()
-    assert script.__spec__ is None
+    with sparing_main():
+        spared = multiprocessing.spawn.get_preparation_data("w")
+    assert "init_main_from_path" not in spared and "init_main_from_name" not in spared
+    assert "sys_path" in spared
+    assert "init_main_from_path" in multiprocessing.spawn.get_preparation_data("w")
+
+
+def test_spawn_and_forkserver_children_get_the_sparing_process_class() -> None:
+    assert process_class(multiprocessing.get_context("spawn")) is SparedSpawnProcess
+    fork = multiprocessing.get_context("fork")
+    assert process_class(fork) is fork.Process

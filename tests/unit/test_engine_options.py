@@ -9,6 +9,7 @@ from hostpool.errors import UsageError
 from hostpool.pool import engines
 from hostpool.pool.engines import Engine, EngineOptions
 from hostpool.pool.pool import Pool
+from hostpool.pool.workers import Shape
 from tests.procs import local
 
 
@@ -36,8 +37,29 @@ def test_unknown_engine_is_a_usage_error() -> None:
         hostpool.run([local("x")], "true", engine="dask")  # type: ignore[arg-type]
 
 
-def test_per_worker_is_validated() -> None:
-    with pytest.raises(UsageError, match="per-worker"):
-        Pool(per_worker=0)
-    with pytest.raises(UsageError, match="local engine"):
-        Pool(per_worker=2, engine=Engine.RAY)
+def test_pool_sizes_are_validated_before_anything_starts() -> None:
+    with pytest.raises(UsageError, match="forks"):
+        Pool(forks=0)
+    with pytest.raises(UsageError, match="processes"):
+        Pool(processes=0)
+    with pytest.raises(UsageError, match="unknown start method"):
+        Pool(context="threads")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("forks", "processes", "engine", "shape"),
+    [
+        (32, 2, Engine.LOCAL, (2, 16)),
+        (128, 2, Engine.LOCAL, (2, 64)),
+        (1, 2, Engine.LOCAL, (1, 1)),
+        (5, 2, Engine.LOCAL, (2, 3)),
+        (32, 32, Engine.LOCAL, (32, 1)),
+        (8, 2, Engine.RAY, (8, 1)),
+    ],
+)
+def test_forks_are_hosts_in_flight_spread_over_processes(
+    forks: int, processes: int, engine: Engine, shape: tuple[int, int]
+) -> None:
+    got = Shape.of(forks, processes, engine)
+    assert (got.processes, got.lanes) == shape
+    assert got.in_flight >= forks

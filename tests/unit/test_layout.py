@@ -18,8 +18,13 @@ MAX_LINES = 370
 
 
 def imports(path: Path) -> set[str]:
+    """Modules imported at run time (``if TYPE_CHECKING:`` blocks are for types only)."""
+    tree = ast.parse(path.read_text())
+    for node in ast.walk(tree):
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+            node.body = []
     found: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text())):
+    for node in ast.walk(tree):
         if isinstance(node, ast.ImportFrom) and node.module:
             found.add(node.module)
         elif isinstance(node, ast.Import):

@@ -14,9 +14,21 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from hostpool.models import Completion, Event, Exec, HostResult, Started, Status, Target, Task
-from hostpool.pool.dispatch import Dispatcher, Observers
+from hostpool.models import (
+    Completion,
+    Event,
+    Exec,
+    HostResult,
+    SSHOptions,
+    Started,
+    Status,
+    Target,
+    Task,
+)
+from hostpool.pool.callbacks import CallbackThread
+from hostpool.pool.dispatch import Dispatcher
 from hostpool.pool.ledger import Ledger, RunPolicy, Timing
+from hostpool.pool.results import Call
 
 FAST = Timing(poll_interval=0.01, lost_worker_grace=0.05, orphan_grace=0.1, deadline_grace=0)
 DEAD, LIVE = 4001, 4002
@@ -48,6 +60,7 @@ class FakePool:
         self.events = events
         self.behaviour = behaviour
         self.held: list[tuple[Task, Callable[[Completion], None]]] = []
+        self.stops: list[tuple[str, set[int]]] = []
         self.submitted: list[Task] = []
 
     def apply_async(
@@ -85,6 +98,23 @@ def targets(n: int) -> list[Target]:
     return [Target(name=f"h{i}", address=f"10.0.0.{i}") for i in range(n)]
 
 
+@dataclass
+class FakeWorkers:
+    pool: FakePool
+    events: FakeEvents
+
+    def close(self, wedged: bool, suspects: set[int]) -> None:
+        self.pool.stops.append(("terminate", suspects) if wedged or suspects else ("close", set()))
+
+    def terminate(self, suspects: set[int]) -> None:
+        self.pool.stops.append(("terminate", suspects))
+
+
+class NoInterrupt:
+    def interrupt(self) -> None:
+        raise AssertionError("not expected")
+
+
 def drive(
     behaviour: Behaviour,
     n: int = 4,
@@ -93,20 +123,35 @@ def drive(
     policy: RunPolicy = RunPolicy(),
     window: int = 8,
 ) -> tuple[Ledger, FakePool, list[HostResult], bool]:
+    """One call through a real Dispatcher (its own threads) over the fake pool."""
     events = FakeEvents()
     pool = FakePool(events, behaviour)
+    workers = FakeWorkers(pool, events)
+    options = SSHOptions(connect_timeout=0, command_timeout=deadline)
     ledger = Ledger(
         targets(n),
         Exec("true"),
         policy=policy,
-        deadline=deadline,
+        options=options,
         timing=FAST,
         alive=lambda pid: pid != DEAD,
     )
     seen: list[HostResult] = []
-    dispatcher = Dispatcher(pool, events, ledger, window=window, observers=Observers(seen.append))
-    stopped = dispatcher.drive()
-    return ledger, pool, seen, stopped
+    callbacks = CallbackThread()
+    dispatcher = Dispatcher(
+        lambda: workers,
+        window=window,
+        poll_interval=FAST.poll_interval,
+        callbacks=callbacks,
+        learn=lambda keys: None,
+    )
+    call = Call(ledger, "true", on_result=seen.append)
+    dispatcher.submit(call)
+    assert call.wait(NoInterrupt(), timeout=10)
+    dispatcher.stop(terminate=False)
+    dispatcher.join(10)
+    callbacks.stop()
+    return ledger, pool, seen, call.stopped_early
 
 
 def by_host(ledger: Ledger) -> dict[str, HostResult]:
@@ -114,28 +159,54 @@ def by_host(ledger: Ledger) -> dict[str, HostResult]:
 
 
 def test_every_host_once_in_target_order() -> None:
-    ledger, _, seen, stopped = drive(lambda task: "ok", n=20, window=3)
+    ledger, pool, seen, stopped = drive(lambda task: "ok", n=20, window=3)
     assert [r.host for r in ledger.results()] == [f"h{i}" for i in range(20)]
     assert sorted(r.host for r in seen) == sorted(f"h{i}" for i in range(20))
-    assert not stopped and not ledger.wedged
+    assert not stopped and pool.stops == [("close", set())]
+
+
+def test_several_calls_share_one_dispatcher_and_window() -> None:
+    events = FakeEvents()
+    pool = FakePool(events, lambda task: "ok")
+    callbacks = CallbackThread()
+    dispatcher = Dispatcher(
+        lambda: FakeWorkers(pool, events),
+        window=2,
+        poll_interval=0.01,
+        callbacks=callbacks,
+        learn=lambda keys: None,
+    )
+    calls = [
+        Call(Ledger(targets(3), Exec(f"c{i}"), first_seq=3 * i, timing=FAST), f"c{i}")
+        for i in range(5)
+    ]
+    for call in calls:
+        dispatcher.submit(call)
+    for call in calls:
+        assert call.wait(NoInterrupt(), timeout=10)
+        assert call.require().exit_code() == 0 and len(call.require()) == 3
+    assert len(pool.submitted) == 15
+    dispatcher.stop(terminate=False)
+    dispatcher.join(10)
+    callbacks.stop()
 
 
 def test_a_worker_that_dies_mid_task_is_reported_after_the_grace() -> None:
-    ledger, _, seen, _ = drive(lambda task: "die" if task.seq == 1 else "ok")
+    ledger, pool, seen, _ = drive(lambda task: "die" if task.seq == 1 else "ok")
     lost = by_host(ledger)["h1"]
     assert lost.status is Status.ERROR
     assert f"worker process {DEAD} died" in lost.error
-    assert ledger.wedged and DEAD in ledger.suspects  # close() must terminate, not join
+    assert pool.stops == [("terminate", {DEAD})]  # closing must terminate, not join
     assert [r.host for r in seen].count("h1") == 1
 
 
 def test_a_wedged_worker_is_settled_by_the_parents_deadline() -> None:
     start = time.monotonic()
-    ledger, _, _, _ = drive(lambda task: "hang" if task.seq == 0 else "ok", deadline=0.1)
+    ledger, pool, _, _ = drive(lambda task: "hang" if task.seq == 0 else "ok", deadline=0.1)
     wedged = by_host(ledger)["h0"]
     assert wedged.status is Status.TIMEOUT
     assert "no answer from worker" in wedged.error
-    assert LIVE in ledger.suspects
+    assert pool.stops == [("terminate", {LIVE})]
     assert time.monotonic() - start < 5
 
 
@@ -181,7 +252,7 @@ def test_retries_run_out() -> None:
     assert len(pool.submitted) == 2
 
 
-def test_max_fail_stops_the_call_and_fill_accounts_for_the_rest() -> None:
+def test_max_fail_stops_the_call_and_accounts_for_the_rest() -> None:
     ledger, _, _, stopped = drive(
         lambda task: "unreachable" if task.seq == 0 else "hang",
         n=5,
@@ -189,7 +260,6 @@ def test_max_fail_stops_the_call_and_fill_accounts_for_the_rest() -> None:
         policy=RunPolicy(max_fail=1),
     )
     assert stopped
-    ledger.fill(Status.INTERRUPTED, "not run")
     got = by_host(ledger)
     assert got["h0"].status is Status.UNREACHABLE
     assert {got[f"h{i}"].status for i in range(1, 5)} == {Status.INTERRUPTED}
@@ -197,6 +267,7 @@ def test_max_fail_stops_the_call_and_fill_accounts_for_the_rest() -> None:
 
 @pytest.mark.parametrize("n", [1, 7])
 def test_per_host_actions_are_resolved_per_target(n: int) -> None:
-    ledger = Ledger(targets(n), lambda t: Exec(f"echo {t.name}"), timing=FAST)
+    ledger = Ledger(targets(n), lambda t: Exec(f"echo {t.name}"), first_seq=10, timing=FAST)
+    assert list(ledger.entries) == list(range(10, 10 + n))
     commands = [e.task.action for e in ledger.entries.values()]
     assert commands == [Exec(f"echo h{i}") for i in range(n)]

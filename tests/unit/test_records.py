@@ -41,7 +41,16 @@ SAMPLE_ARGS = {
     errors.InventoryError: ("inv.ini", 3, "bad"),
     errors.PatternError: ("web:&", "bad"),
     errors.HostFailures: (("a", "b"), "2 failed"),
+    errors.HostFailed: (HostResult(host="h", status=Status.FAILED, exit_code=2),),
 }
+
+
+def test_interrupted_is_a_keyboard_interrupt_carrying_the_report() -> None:
+    report = Report(results=(HostResult(host="h", status=Status.INTERRUPTED),), interrupted=True)
+    exc = errors.Interrupted(report)
+    assert isinstance(exc, KeyboardInterrupt)
+    again = pickle.loads(pickle.dumps(exc))
+    assert again.report == report and "interrupted" in str(again)
 
 
 @pytest.mark.parametrize("cls", [errors.HostpoolError, *_all_subclasses(errors.HostpoolError)])

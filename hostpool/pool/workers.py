@@ -1,0 +1,120 @@
+"""Parent side: starting and stopping the worker processes one Pool drives.
+
+The shape is the stdlib's: ``LanePool(processes, initializer=init_worker,
+initargs=(options, events), maxtasksperchild, context)``, whose processes each drive
+``lanes`` hosts at once; Ray actors stand in for processes with ``--engine ray``.
+Stopping is always bounded (``processes``): a wedged or stopped worker never hangs close.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import multiprocessing
+from dataclasses import dataclass
+from typing import cast
+
+from hostpool.errors import PoolError
+from hostpool.models import SSHOptions
+from hostpool.pool import processes
+from hostpool.pool.dispatch import EventSource, PoolLike
+from hostpool.pool.engines import Engine, EngineOptions, make_pool
+from hostpool.pool.events import EventQueue
+from hostpool.pool.lanes import LanePool
+from hostpool.worker.entry import init_worker
+
+# Modules the forkserver imports once, so each forked worker starts with paramiko loaded.
+FORKSERVER_PRELOAD = ["hostpool.worker.task", "hostpool.worker.lanes"]
+
+
+@dataclass(frozen=True, slots=True)
+class Shape:
+    """How the hosts in flight are spread: ``processes`` x ``lanes`` >= forks."""
+
+    processes: int
+    lanes: int
+
+    @classmethod
+    def of(cls, forks: int, processes: int, engine: Engine) -> Shape:
+        if engine is not Engine.LOCAL:  # an actor is one worker, one host at a time
+            return cls(forks, 1)
+        count = max(1, min(processes, forks))
+        return cls(count, -(-forks // count))
+
+    @property
+    def in_flight(self) -> int:
+        return self.processes * self.lanes
+
+
+@dataclass
+class Workers:
+    pool: PoolLike
+    events: EventSource | None
+    local: bool
+
+    def close(self, wedged: bool, suspects: set[int]) -> None:
+        """Let workers finish, then reap them (terminate if one is wedged)."""
+        if wedged or suspects:
+            self.terminate(suspects)
+            return
+        self.pool.close()
+        self.pool.join()
+        self._close_events()
+
+    def terminate(self, suspects: set[int]) -> None:
+        processes.release(suspects)
+
+        def stop() -> None:
+            self.pool.terminate()
+            self.pool.join()
+
+        if self.local:
+            standing = cast(LanePool, self.pool)._pool  # type: ignore[attr-defined]
+            processes.bounded_stop(stop, lambda: [p.pid for p in standing if p.pid])
+        else:
+            stop()
+        self._close_events()
+
+    def _close_events(self) -> None:
+        close = getattr(self.events, "close", None)
+        if close is not None:
+            with contextlib.suppress(Exception):  # a closing channel has nothing left to say
+                close()
+
+
+def start(
+    options: SSHOptions,
+    shape: Shape,
+    *,
+    maxtasksperchild: int | None,
+    context: str,
+    engine: Engine,
+    engine_options: EngineOptions,
+) -> Workers:
+    if engine is not Engine.LOCAL:
+        pool, events = make_pool(
+            engine,
+            processes=shape.processes,
+            initializer=init_worker,
+            options=options,
+            maxtasksperchild=maxtasksperchild,
+            engine_options=engine_options,
+        )
+        return Workers(pool, events, local=False)
+    ctx = multiprocessing.get_context(context)
+    if context == "forkserver":
+        ctx.set_forkserver_preload(FORKSERVER_PRELOAD)
+    # SimpleQueue writes synchronously: a 'started' event must be in the pipe before the
+    # task can kill its worker, or the parent never learns whom to watch.
+    events = EventQueue(ctx=ctx)
+    try:
+        lane_pool = LanePool(
+            processes=shape.processes,
+            initializer=init_worker,
+            initargs=(options, events),
+            maxtasksperchild=maxtasksperchild,
+            context=ctx,
+            per_worker=shape.lanes,
+        )
+    except OSError as exc:
+        raise PoolError(f"cannot start the worker pool: {exc}") from exc
+    return Workers(cast(PoolLike, lane_pool), events, local=True)
