@@ -96,15 +96,20 @@ class Bench:
             sys_s=m.sys_s,
             maxrss_kb=m.maxrss_kb,
             peak_tree_rss_kb=m.peak_tree_rss_kb,
+            peak_tree_pss_kb=m.peak_tree_pss_kb,
+            cgroup_cpu_s=m.cgroup_cpu_s,
+            cgroup_peak_kb=m.cgroup_peak_kb,
             server_cpu_s=sshd1 - sshd0,
             relay_cpu_s=relay1 - relay0,
             orphans=m.orphans,
             orphans_killed=m.orphans_killed,
         )
         state = "ok" if valid else ("TIMEOUT" if m.timed_out else f"INVALID {detail}")
+        cg = "n/a" if m.cgroup_cpu_s is None else f"{m.cgroup_cpu_s * 1000 / n:.2f}"
         log(
             f"{mode} N={n} F={forks} {tool.name} #{rep}: wall {m.wall_s:.2f}s "
-            f"cpu {m.cpu_s * 1000 / n:.2f} ms/host peak {m.peak_tree_rss_kb // 1024} MB {state}"
+            f"cpu {m.cpu_s * 1000 / n:.2f} ms/host (cgroup {cg}) "
+            f"peak rss {m.peak_tree_rss_kb // 1024} MB pss {m.peak_tree_pss_kb // 1024} MB {state}"
         )
         return rec
 

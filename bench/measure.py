@@ -10,7 +10,13 @@ part of what a user pays for one run, so they are counted for every tool alike.
 Memory: ``ru_maxrss`` is only the largest *single* process of the tree, which flatters
 multi-process tools.  A sampler thread therefore sums the RSS of the live tree every
 50 ms (psutil) and keeps the peak of that sum.  Pages shared between forked workers are
-counted once per process, so the sum is an upper bound.
+counted once per process, so the sum is an upper bound; the same sampler also sums PSS
+(each shared page split between the processes sharing it), the tree's real footprint.
+
+Cross-check: where cgroup v1 ``cpuacct`` and ``memory`` controllers can be written, the
+tool runs in a fresh cgroup of each, joined before ``exec``.  A cgroup holds every
+descendant whoever reaps it (forkserver children, the resource tracker, daemons), so its
+CPU total and peak usage check the wait4 figures above; the report prints both.
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ import psutil
 
 SAMPLE_S = 0.05
 ORPHAN_GRACE_S = 2.0
+CGROUP_ROOT = Path("/sys/fs/cgroup")
 
 
 @dataclass
@@ -40,6 +47,9 @@ class Measurement:
     sys_s: float
     maxrss_kb: int  # ru_maxrss: peak of the largest single process
     peak_tree_rss_kb: int  # peak of the sampled sum over the live tree
+    peak_tree_pss_kb: int  # the same for PSS (shared pages split, not repeated)
+    cgroup_cpu_s: float | None  # cpuacct.usage of the run's own cgroup, when available
+    cgroup_peak_kb: int | None  # memory.max_usage_in_bytes (includes page cache charged)
     orphans: int  # descendants the tool left behind, re-parented to us and reaped here
     orphans_killed: int  # ... of which were still alive after ORPHAN_GRACE_S
     stdout: Path
@@ -90,13 +100,47 @@ def _reap_orphans(protected: set[int]) -> tuple[_Orphans, int]:
     return acc, len(killed)
 
 
-def _tree_rss_kb(proc: psutil.Process) -> int:
-    total = 0
+def _tree_memory_kb(proc: psutil.Process) -> tuple[int, int]:
+    """(summed RSS, summed PSS) of the live tree, in KiB."""
+    rss = pss = 0
     with contextlib.suppress(psutil.Error):
         for p in [proc, *proc.children(recursive=True)]:
             with contextlib.suppress(psutil.Error):
-                total += p.memory_info().rss
-    return total // 1024
+                full = p.memory_full_info()
+                rss += full.rss
+                pss += getattr(full, "pss", full.rss)
+    return rss // 1024, pss // 1024
+
+
+class _Cgroups:
+    """A fresh cpuacct and memory cgroup (v1) for one run; inert where unavailable."""
+
+    def __init__(self, label: str) -> None:
+        name = f"hpbench-{os.getpid()}-{label}"
+        self.dirs = [CGROUP_ROOT / c / name for c in ("cpuacct", "memory")]
+        try:
+            for d in self.dirs:
+                d.mkdir()
+        except OSError:
+            self.remove()
+            self.dirs = []
+
+    def join(self) -> None:
+        """preexec_fn: the child joins before exec, so every descendant is inside."""
+        for d in self.dirs:
+            (d / "cgroup.procs").write_text(str(os.getpid()))
+
+    def read(self) -> tuple[float | None, int | None]:
+        if not self.dirs:
+            return None, None
+        cpu_ns = int((self.dirs[0] / "cpuacct.usage").read_text())
+        peak = int((self.dirs[1] / "memory.max_usage_in_bytes").read_text())
+        return cpu_ns / 1e9, peak // 1024
+
+    def remove(self) -> None:
+        for d in self.dirs:
+            with contextlib.suppress(OSError):
+                d.rmdir()
 
 
 def run_measured(
@@ -116,7 +160,8 @@ def run_measured(
     out_path, err_path = out_dir / f"{label}.out", out_dir / f"{label}.err"
     result: dict[str, object] = {}
     done = threading.Event()
-    peak = [0]
+    peak = [0, 0]
+    cgroups = _Cgroups(label)
 
     with open(out_path, "wb") as out, open(err_path, "wb") as err:
         t0 = time.perf_counter()
@@ -128,6 +173,7 @@ def run_measured(
             env=env,
             cwd=cwd,
             start_new_session=True,  # own process group: a timeout kills the whole tree
+            preexec_fn=cgroups.join if cgroups.dirs else None,
         )
 
         def waiter() -> None:
@@ -139,7 +185,8 @@ def run_measured(
             with contextlib.suppress(psutil.Error):
                 ps = psutil.Process(proc.pid)
                 while not done.is_set():
-                    peak[0] = max(peak[0], _tree_rss_kb(ps))
+                    rss, pss = _tree_memory_kb(ps)
+                    peak[0], peak[1] = max(peak[0], rss), max(peak[1], pss)
                     done.wait(SAMPLE_S)
 
         threads = [threading.Thread(target=f, daemon=True) for f in (waiter, sampler)]
@@ -166,6 +213,8 @@ def run_measured(
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(proc.pid, signal.SIGKILL)  # anything of the tool's group still around
     t1 = float(result.get("t1", time.perf_counter()))  # type: ignore[arg-type]
+    cgroup_cpu_s, cgroup_peak_kb = cgroups.read()
+    cgroups.remove()
     return Measurement(
         wall_s=t1 - t0,
         returncode=None if timed_out else proc.returncode,
@@ -174,6 +223,9 @@ def run_measured(
         sys_s=sys_s,
         maxrss_kb=maxrss,
         peak_tree_rss_kb=max(peak[0], maxrss),
+        peak_tree_pss_kb=peak[1],
+        cgroup_cpu_s=cgroup_cpu_s,
+        cgroup_peak_kb=cgroup_peak_kb,
         orphans=orphans.count,
         orphans_killed=killed,
         stdout=out_path,

@@ -7,11 +7,15 @@ figure only counts if every host ran the command in every repeat.
 
 from __future__ import annotations
 
+import os
 import statistics
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 HOSTPOOL, BASELINE = "hostpool", "asyncssh"
+
+
+CORES = os.cpu_count() or 1
 
 
 @dataclass
@@ -30,6 +34,9 @@ class RunRecord:
     sys_s: float
     maxrss_kb: int
     peak_tree_rss_kb: int
+    peak_tree_pss_kb: int
+    cgroup_cpu_s: float | None
+    cgroup_peak_kb: int | None
     server_cpu_s: float
     relay_cpu_s: float
     orphans: int
@@ -51,6 +58,9 @@ class Cell:
     server_cpu_ms_per_host: float | None = None
     relay_cpu_ms_per_host: float | None = None
     peak_tree_rss_mb: float | None = None
+    peak_tree_pss_mb: float | None = None
+    cgroup_cpu_ms_per_host: float | None = None  # the cross-check of cpu_ms_per_host
+    cgroup_peak_mb: float | None = None
     maxrss_mb: float | None = None
     wall_x_best_peer: float | None = None
     cpu_x_best_peer: float | None = None
@@ -79,6 +89,12 @@ def aggregate(
             cell.server_cpu_ms_per_host = statistics.median(r.server_cpu_s * 1000 / n for r in runs)
             cell.relay_cpu_ms_per_host = statistics.median(r.relay_cpu_s * 1000 / n for r in runs)
             cell.peak_tree_rss_mb = max(r.peak_tree_rss_kb for r in runs) / 1024
+            cell.peak_tree_pss_mb = max(r.peak_tree_pss_kb for r in runs) / 1024
+            if all(r.cgroup_cpu_s is not None for r in runs):
+                cell.cgroup_cpu_ms_per_host = statistics.median(
+                    (r.cgroup_cpu_s or 0.0) * 1000 / n for r in runs
+                )
+                cell.cgroup_peak_mb = max(r.cgroup_peak_kb or 0 for r in runs) / 1024
             cell.maxrss_mb = max(r.maxrss_kb for r in runs) / 1024
             if any(r.orphans_killed for r in runs):
                 cell.notes.append(
@@ -130,9 +146,17 @@ def head_to_head(cells: list[Cell], a: str = HOSTPOOL, b: str = BASELINE) -> lis
                 f"{b}_wall_s": cb.wall_s,
                 f"{a}_cpu_ms_per_host": ca.cpu_ms_per_host,
                 f"{b}_cpu_ms_per_host": cb.cpu_ms_per_host,
+                "rss_ratio": _ratio(ca.peak_tree_rss_mb, cb.peak_tree_rss_mb),
+                "pss_ratio": _ratio(ca.peak_tree_pss_mb, cb.peak_tree_pss_mb),
+                # The server alone needs this long: N connections' sshd CPU over the cores.
+                "server_floor_s": n * (cb.server_cpu_ms_per_host or 0.0) / 1000 / CORES,
             }
         )
     return out
+
+
+def _ratio(a: float | None, b: float | None) -> float | None:
+    return a / b if a is not None and b else None
 
 
 def _f(v: float | None, fmt: str) -> str:
@@ -157,12 +181,14 @@ def _cell_row(c: Cell, relay: bool) -> list[str]:
         rng,
         _f(c.wall_x_best_peer, ".2f"),
         _f(c.cpu_ms_per_host, ".2f"),
+        _f(c.cgroup_cpu_ms_per_host, ".2f"),
         _f(c.cpu_x_best_peer, ".2f"),
         _f(c.server_cpu_ms_per_host, ".2f"),
     ]
     if relay:
         row.append(_f(c.relay_cpu_ms_per_host, ".2f"))
-    return [*row, _f(c.peak_tree_rss_mb, ".0f"), _f(c.maxrss_mb, ".0f"), str(c.runs)]
+    memory = [_f(c.peak_tree_rss_mb, ".0f"), _f(c.peak_tree_pss_mb, ".0f")]
+    return [*row, *memory, _f(c.cgroup_peak_mb, ".0f"), _f(c.maxrss_mb, ".0f"), str(c.runs)]
 
 
 def markdown(meta: dict[str, Any], cells: list[Cell]) -> str:
@@ -185,10 +211,13 @@ def markdown(meta: dict[str, Any], cells: list[Cell]) -> str:
             "wall min-max",
             "wall x best peer",
             "client CPU ms/host",
+            "cgroup CPU ms/host",
             "CPU x best peer",
             "sshd CPU ms/host",
             *(["relay CPU ms/host"] if relay else []),
             "peak tree RSS MB",
+            "peak tree PSS MB",
+            "cgroup peak MB",
             "max single RSS MB",
             "runs",
         ]
@@ -207,6 +236,10 @@ def markdown(meta: dict[str, Any], cells: list[Cell]) -> str:
             "asyncssh wall s",
             "hostpool CPU ms/host",
             "asyncssh CPU ms/host",
+            "RSS ratio",
+            "PSS ratio",
+            "server floor s",
+            "hostpool wall / floor",
         ]
         rows = [
             [
@@ -219,11 +252,18 @@ def markdown(meta: dict[str, Any], cells: list[Cell]) -> str:
                 f"{h['asyncssh_wall_s']:.2f}",
                 f"{h['hostpool_cpu_ms_per_host']:.2f}",
                 f"{h['asyncssh_cpu_ms_per_host']:.2f}",
+                _f(h["rss_ratio"], ".2f"),
+                _f(h["pss_ratio"], ".2f"),
+                f"{h['server_floor_s']:.2f}",
+                _f(
+                    h["hostpool_wall_s"] / h["server_floor_s"] if h["server_floor_s"] else None,
+                    ".2f",
+                ),
             ]
             for h in h2h
         ]
         lines += ["", f"## {HOSTPOOL} / {BASELINE}", ""]
-        lines += _table(header, rows, "l" + "r" * 8)
+        lines += _table(header, rows, "l" + "r" * (len(header) - 1))
     lines += ["", NOTES, ""]
     return "\n".join(lines)
 
@@ -233,7 +273,11 @@ Client CPU = user+sys of the tool's whole process tree (wait4 rusage of the tool
 every descendant it reaped, plus orphans re-parented to the harness), interpreter start-up
 included, nothing subtracted.  sshd CPU = the server side (all sshd processes), on the
 same 2 cores.  Peak tree RSS = max over 50 ms samples of the summed RSS of the live tree
-(pages shared between forked processes are counted once per process: an upper bound).
+(pages shared between forked processes are counted once per process: an upper bound);
+peak tree PSS = the same sum of PSS (each shared page split between its sharers: the
+tree's real footprint).  cgroup CPU / cgroup peak = the same run measured from a fresh
+cgroup the tool joined before exec (every descendant, whoever reaps it; the peak includes
+page cache charged to the run): the cross-check of the wait4 figures.
 "x best peer" = over the best non-hostpool tool of the same row.  A cell shows numbers
 only if every host printed `ok` in every repeat."""
 
