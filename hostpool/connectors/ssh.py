@@ -45,10 +45,13 @@ class ChannelProcess:
 
     @property
     def at_eof(self) -> bool:
+        """Both streams ended and nothing is left unread.  A closed channel (or a dead
+        transport) may still hold bytes the server sent before closing: those are read
+        first, or a host would come back ok with its output cut."""
         ch = self.channel
-        if ch.eof_received and not ch.recv_ready() and not ch.recv_stderr_ready():
-            return True
-        return ch.closed or not self._alive()
+        if ch.recv_ready() or ch.recv_stderr_ready():
+            return False
+        return ch.eof_received or ch.closed or not self._alive()
 
     def _alive(self) -> bool:
         transport = self.channel.get_transport()
