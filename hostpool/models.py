@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from hostpool.errors import UsageError
 
 DEFAULT_OUTPUT_LIMIT = 32 * 1024 * 1024  # bytes kept per stream per host
+# An inventory variable's value, as YAML, JSON or Ansible's INI literal evaluation give it.
+VarValue = str | int | float | bool | None | list["VarValue"] | dict[str, "VarValue"]
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 
 
@@ -59,9 +61,9 @@ class Target:
     key_files: tuple[str, ...] = ()
     proxy_jump: str | None = None
     groups: tuple[str, ...] = ()
-    vars: tuple[tuple[str, str], ...] = ()
+    vars: tuple[tuple[str, VarValue], ...] = ()
 
-    def var(self, key: str, default: str | None = None) -> str | None:
+    def var(self, key: str, default: VarValue = None) -> VarValue:
         for k, v in self.vars:
             if k == key:
                 return v

@@ -12,10 +12,8 @@ from typing import Annotated
 
 import typer
 
-from hostpool import inventory
 from hostpool.cli import session
 from hostpool.cli.flags import (
-    DEFAULT_INVENTORY,
     HostsOpt,
     InventoryOpt,
     KeyOpt,
@@ -26,6 +24,7 @@ from hostpool.cli.flags import (
     run_command,
 )
 from hostpool.errors import ExitCode, HostpoolError
+from hostpool.inventory import HostDefaults
 from hostpool.models import Copy, Exec, Fetch
 from hostpool.output.table import host_table
 from hostpool.pool.engines import Engine, engine_options
@@ -107,7 +106,7 @@ def fetch_(
 
 @app.command("hosts")
 def hosts_(
-    source: InventoryOpt = DEFAULT_INVENTORY,
+    source: InventoryOpt = None,
     hosts: HostsOpt = "all",
     limit: LimitOpt = None,
     user: UserOpt = None,
@@ -117,7 +116,8 @@ def hosts_(
 ) -> None:
     """List the hosts a pattern selects, with their resolved connection settings."""
     config = session.ssh_config_path(ssh_config)
-    described = inventory.describe(source, hosts, limit, user=user, key_file=key, ssh_config=config)
+    defaults = HostDefaults(user=user, key_file=key, ssh_config=config)
+    described = session.load(source).describe(hosts, limit, defaults)
     if as_json:
         typer.echo(json.dumps(described, indent=2))
         return

@@ -21,12 +21,13 @@ from hostpool.pool.pool import StartMethod
 DEFAULT_INVENTORY = "inventories/local.ini"
 
 InventoryOpt = Annotated[
-    str,
+    list[str] | None,
     typer.Option(
         "-i",
         "--inventory",
         envvar="HOSTPOOL_INVENTORY",
-        help="Inventory INI file, or a comma-separated host list ('web1,web2:2222,').",
+        help="Inventory: an INI or YAML file, a directory, or a host list ('web1,web2:2222,'); "
+        "repeat to merge several, in order.",
     ),
 ]
 HostsOpt = Annotated[
@@ -52,7 +53,7 @@ SSHConfigOpt = Annotated[
 class RunFlags:
     """The options exec, copy and fetch share, declared once in ``_run_flags``."""
 
-    inventory: str
+    inventory: list[str] | None
     hosts: str
     limit: str | None
     rerun_failed: bool
@@ -82,7 +83,7 @@ class RunFlags:
 
 
 def _run_flags(
-    inventory: InventoryOpt = DEFAULT_INVENTORY,
+    inventory: InventoryOpt = None,
     hosts: HostsOpt = "all",
     limit: Annotated[
         str | None,

@@ -8,12 +8,13 @@ environment.
 from __future__ import annotations
 
 import getpass
+import sys
 from pathlib import Path
 
 from hostpool import inventory
-from hostpool.cli.flags import RunFlags
+from hostpool.cli.flags import DEFAULT_INVENTORY, RunFlags
 from hostpool.errors import Interrupted, UsageError
-from hostpool.inventory import lastrun
+from hostpool.inventory import HostDefaults, lastrun
 from hostpool.models import Action, HostKeyPolicy, SSHOptions, Target
 from hostpool.output.display import Display, Session
 from hostpool.pool.engines import Engine, EngineOptions
@@ -61,17 +62,25 @@ def sudo_password(ask: bool, password_file: str | None) -> str | None:
     return None
 
 
+def sources(given: list[str] | None) -> list[str]:
+    return list(given) if given else [DEFAULT_INVENTORY]
+
+
+def load(given: list[str] | None) -> inventory.Inventory:
+    """The inventory of every ``-i``, its warnings printed once on stderr."""
+    loaded = inventory.load(sources(given))
+    for warning in dict.fromkeys(loaded.warnings):
+        print(f"hostpool: warning: {warning}", file=sys.stderr)
+    return loaded
+
+
 def targets(flags: RunFlags) -> list[Target]:
     rerun = flags.rerun_failed or flags.limit == lastrun.FAILED_ALIAS
     limit = None if flags.limit == lastrun.FAILED_ALIAS else flags.limit
-    chosen = inventory.select(
-        flags.inventory,
-        flags.hosts,
-        limit,
-        user=flags.user,
-        key_file=flags.key,
-        ssh_config=ssh_config_path(flags.ssh_config),
+    defaults = HostDefaults(
+        user=flags.user, key_file=flags.key, ssh_config=ssh_config_path(flags.ssh_config)
     )
+    chosen = load(flags.inventory).select(flags.hosts, limit, defaults)
     return lastrun.only_failed(chosen) if rerun else chosen
 
 
@@ -143,9 +152,11 @@ def _record(report: Report, flags: RunFlags, action: Action) -> None:
     kind = type(action).__name__.lower()
     try:
         lastrun.record(
-            report, inventory=flags.inventory, pattern=flags.hosts, limit=flags.limit, kind=kind
+            report,
+            inventory=",".join(sources(flags.inventory)),
+            pattern=flags.hosts,
+            limit=flags.limit,
+            kind=kind,
         )
     except OSError as exc:
-        import sys
-
         print(f"hostpool: warning: cannot record the last run: {exc}", file=sys.stderr)

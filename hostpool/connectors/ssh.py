@@ -51,7 +51,7 @@ class ChannelProcess:
         ch = self.channel
         if ch.recv_ready() or ch.recv_stderr_ready():
             return False
-        return ch.eof_received or ch.closed or not self._alive()
+        return bool(ch.eof_received) or ch.closed or not self._alive()
 
     def _alive(self) -> bool:
         transport = self.channel.get_transport()

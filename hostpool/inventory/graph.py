@@ -1,144 +1,192 @@
-"""Parent side: the inventory as a graph of groups and hosts, and its selection entry.
+"""Parent side: the inventory as Ansible models it: groups, hosts, membership, precedence.
 
-Semantics follow Ansible where it defines them (implicit ``all`` and ``ungrouped``, group
-depth for variable precedence, membership through children) so that existing inventories
-keep meaning the same thing.  Parsers (``ini``) build the model; ``patterns`` and
-``resolve`` turn it into targets.
+It mirrors Ansible's ``InventoryData`` so that existing inventories keep their meaning:
+groups and hosts in order of first appearance, ``all`` and ``ungrouped`` implicit, a
+group's depth (longest path from ``all``) and ``ansible_group_priority`` ordering its
+variables, a host in every ancestor of its groups.  Parsers (``ini``, ``yamlfile``) and
+the vars directories (``varsdirs``) fill it; ``patterns`` and ``resolve`` read it.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from hostpool.errors import ConfigError
 from hostpool.inventory import patterns
-from hostpool.inventory.resolve import HostDefaults, Resolver, describe_target
-from hostpool.models import Target
+from hostpool.inventory.resolve import HostDefaults, Resolver
+from hostpool.models import Target, VarValue
 
 IMPLICIT = ("all", "ungrouped")
 
 
-@dataclass(slots=True)
-class Scope:
-    """Variables set at one level (a group or a host), raw and interpreted."""
-
-    vars: dict[str, str] = field(default_factory=dict)
-    settings: dict[str, str] = field(default_factory=dict)
-
-
-@dataclass(slots=True)
+@dataclass
 class Group:
-    """A group as written: direct members and edges; membership is resolved separately."""
-
     name: str
-    lineno: int = 0
-    defined: bool = True
-    hosts: list[str] = field(default_factory=list)
+    vars: dict[str, VarValue] = field(default_factory=dict)
+    hosts: list[str] = field(default_factory=list)  # direct members, in order added
     children: list[str] = field(default_factory=list)
     parents: list[str] = field(default_factory=list)
     depth: int = 0
-    scope: Scope = field(default_factory=Scope)
-
-    @property
-    def vars(self) -> dict[str, str]:
-        return self.scope.vars
+    priority: int = 1
+    file_vars: dict[str, VarValue] = field(default_factory=dict)  # group_vars/ files
 
 
-@dataclass(slots=True)
+@dataclass
 class Host:
-    """A host as written (repeats merged); ``groups`` is only known once the file ends."""
-
     name: str
-    lineno: int
-    direct_groups: list[str] = field(default_factory=list)
-    groups: tuple[str, ...] = ()  # every group including ancestors, without 'all'
-    scope: Scope = field(default_factory=Scope)
-
-    @property
-    def vars(self) -> dict[str, str]:
-        return self.scope.vars
-
-
-def descendants(groups: dict[str, Group], name: str) -> set[str]:
-    """Iterative so a deep (hostile) hierarchy cannot exhaust the recursion limit."""
-    seen: set[str] = set()
-    stack = [name]
-    while stack:
-        for child in groups[stack.pop()].children:
-            if child not in seen:
-                seen.add(child)
-                stack.append(child)
-    return seen
-
-
-def assign_depths(groups: dict[str, Group]) -> None:
-    """Ansible's depth: longest path from 'all'; precedence sorts by it."""
-    order = topological(groups)
-    for name in order:
-        for child in groups[name].children:
-            groups[child].depth = max(groups[child].depth, groups[name].depth + 1)
-
-
-def topological(groups: dict[str, Group]) -> list[str]:
-    pending = {name: len(g.parents) for name, g in groups.items()}
-    ready = [name for name, count in pending.items() if count == 0]
-    order: list[str] = []
-    while ready:
-        name = ready.pop()
-        order.append(name)
-        for child in groups[name].children:
-            pending[child] -= 1
-            if pending[child] == 0:
-                ready.append(child)
-    return order
-
-
-def ancestors(groups: dict[str, Group]) -> dict[str, set[str]]:
-    result: dict[str, set[str]] = {}
-    for name in topological(groups):
-        parents = groups[name].parents
-        result[name] = set(parents).union(*(result[p] for p in parents))
-    return result
+    source: str  # file:line of its first definition, for messages
+    vars: dict[str, VarValue] = field(default_factory=dict)
+    groups: list[str] = field(default_factory=list)  # direct memberships
+    file_vars: dict[str, VarValue] = field(default_factory=dict)  # host_vars/ files
 
 
 class Inventory:
-    """Hosts in file order plus their groups; immutable once built."""
+    """Hosts and groups of every source, merged in the order the sources were given."""
 
-    def __init__(self, source: str, hosts: dict[str, Host], groups: dict[str, Group]) -> None:
+    def __init__(self, source: str = "<inventory>") -> None:
         self.source = source
-        self.hosts = hosts
-        self.groups = groups
-        self._finish()
+        self.groups: dict[str, Group] = {}
+        self.hosts: dict[str, Host] = {}
+        self.warnings: list[str] = []
+        for name in IMPLICIT:
+            self.add_group(name)
+        self.add_child("all", "ungrouped")
+
+    # -- building ---------------------------------------------------------------------
+    def add_group(self, name: str) -> Group:
+        group = self.groups.get(name)
+        if group is None:
+            group = self.groups[name] = Group(name)
+        return group
+
+    def add_host(self, name: str, group: str | None, source: str) -> Host:
+        host = self.hosts.get(name)
+        if host is None:
+            host = self.hosts[name] = Host(name, source)
+        if group is not None and group != "all":
+            self.add_group(group)
+            if name not in self.groups[group].hosts:
+                self.groups[group].hosts.append(name)
+            if group not in host.groups:
+                host.groups.append(group)
+        return host
+
+    def add_child(self, parent: str, child: str) -> None:
+        """Ansible's add_child_group: refuses cycles, keeps the child's depth the longest
+        path from ``all``."""
+        up, down = self.add_group(parent), self.add_group(child)
+        if child in up.children:
+            return
+        if child == parent or child in self.ancestors(parent):
+            raise ConfigError(
+                f"adding group {child!r} as child to {parent!r} creates a recursive loop"
+            )
+        up.children.append(child)
+        if parent not in down.parents:
+            down.parents.append(parent)
+        self._deepen(down, up.depth + 1)
+
+    def _deepen(self, group: Group, depth: int) -> None:
+        stack = [(group, depth)]
+        while stack:
+            current, wanted = stack.pop()
+            if wanted <= current.depth:
+                continue
+            current.depth = wanted
+            stack.extend((self.groups[c], wanted + 1) for c in current.children)
+
+    def set_group_var(self, group: str, key: str, value: VarValue) -> None:
+        target = self.add_group(group)
+        target.vars[key] = value
+        if key == "ansible_group_priority":
+            try:
+                target.priority = int(value)  # type: ignore[arg-type]
+            except (TypeError, ValueError):
+                message = f"ansible_group_priority of {group!r} is not an integer"
+                raise ConfigError(message) from None
+
+    def reconcile(self) -> None:
+        """Ansible's reconcile_inventory: top-level groups under ``all``; hosts with no
+        group but ``all`` in ``ungrouped``, and out of it once they have one."""
+        for name, group in list(self.groups.items()):
+            if name != "all" and not group.parents:
+                self.add_child("all", name)
+        ungrouped = self.groups["ungrouped"]
+        for host in self.hosts.values():
+            others = [g for g in host.groups if g not in IMPLICIT]
+            if others and "ungrouped" in host.groups:
+                host.groups.remove("ungrouped")
+                ungrouped.hosts.remove(host.name)
+            elif not others and "ungrouped" not in host.groups:
+                self.add_host(host.name, "ungrouped", host.source)
+
+    # -- reading ----------------------------------------------------------------------
+    def ancestors(self, name: str) -> set[str]:
+        seen: set[str] = set()
+        stack = list(self.groups[name].parents) if name in self.groups else []
+        while stack:
+            parent = stack.pop()
+            if parent not in seen:
+                seen.add(parent)
+                stack.extend(self.groups[parent].parents)
+        return seen
+
+    def host_groups(self, host: str) -> list[str]:
+        """Every group of ``host``, ancestors included (``all`` too), Ansible's order."""
+        found: list[str] = []
+        for group in self.hosts[host].groups:
+            for name in [*sorted(self.ancestors(group)), group]:
+                if name not in found:
+                    found.append(name)
+        if "all" not in found:
+            found.insert(0, "all")
+        return found
+
+    def group_hosts(self, name: str) -> list[str]:
+        """Hosts of a group and its descendants: its own first, then level by level."""
+        order = [name]
+        level = [name]
+        while level:
+            nxt: list[str] = []
+            for group in level:
+                for child in self.groups[group].children:
+                    if child not in order:
+                        order.append(child)
+                        nxt.append(child)
+            level = nxt
+        hosts: dict[str, None] = {}
+        for group in order:
+            hosts.update(dict.fromkeys(self.groups[group].hosts))
+        return list(hosts)
+
+    def sorted_groups(self, host: str) -> list[Group]:
+        """A host's groups but ``all`` in variable order: depth, priority, name."""
+        groups = [self.groups[g] for g in self.host_groups(host) if g != "all"]
+        return sorted(groups, key=lambda g: (g.depth, g.priority, g.name))
+
+    def host_vars(self, host: str) -> dict[str, VarValue]:
+        """Ansible's precedence: all's inventory vars < the host's groups' inventory vars
+        < group_vars/all < group_vars/<group> < inventory host vars < host_vars/<host>."""
+        groups = self.sorted_groups(host)
+        merged: dict[str, VarValue] = dict(self.groups["all"].vars)
+        for group in groups:
+            merged.update(group.vars)
+        merged.update(self.groups["all"].file_vars)
+        for group in groups:
+            merged.update(group.file_vars)
+        merged.update(self.hosts[host].vars)
+        merged.update(self.hosts[host].file_vars)
+        return merged
 
     @property
     def host_names(self) -> list[str]:
         return list(self.hosts)
 
-    def _finish(self) -> None:
-        """Fill the implicit groups, depths and each host's full group list."""
-        all_group, ungrouped = self.groups["all"], self.groups["ungrouped"]
-        top = [g for g in self.groups.values() if g.name != "all" and not g.parents]
-        all_group.children = [g.name for g in top]
-        all_group.hosts = list(self.hosts)
-        ungrouped.hosts = [h.name for h in self.hosts.values() if not h.direct_groups]
-        for group in top:
-            group.parents = ["all"]
-        assign_depths(self.groups)
-        lineage = ancestors(self.groups)
-        self._members: dict[str, list[str]] = {name: [] for name in self.groups}
-        self._members["all"] = list(self.hosts)
-        for host in self.hosts.values():
-            direct = host.direct_groups or ["ungrouped"]
-            names = set(direct).union(*(lineage[g] for g in direct))
-            host.groups = tuple(sorted(names - {"all"}))
-            for name in host.groups:
-                self._members[name].append(host.name)
+    def ordered_hosts(self) -> list[str]:
+        """``all``: Ansible's order (ungrouped first, then each top-level group)."""
+        return self.group_hosts("all")
 
-    def group_hosts(self, name: str) -> list[str]:
-        """Every host in group ``name`` or its descendants, in file order."""
-        return list(self._members.get(name, ()))
-
-    # ----------------------------------------------------------------- selection
-
+    # -- selection --------------------------------------------------------------------
     def select(
         self,
         pattern: str = "all",
@@ -146,8 +194,7 @@ class Inventory:
         defaults: HostDefaults = HostDefaults(),
     ) -> list[Target]:
         names = patterns.select_names(self, pattern, limit)
-        resolver = Resolver(self, defaults)
-        return [resolver.target(self.hosts[name]) for name in names]
+        return Resolver(self, defaults).targets(names)
 
     def describe(
         self,
@@ -155,4 +202,5 @@ class Inventory:
         limit: str | None = None,
         defaults: HostDefaults = HostDefaults(),
     ) -> list[dict[str, object]]:
-        return [describe_target(t) for t in self.select(pattern, limit, defaults)]
+        names = patterns.select_names(self, pattern, limit)
+        return Resolver(self, defaults).describe(names)

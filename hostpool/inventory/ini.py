@@ -1,252 +1,163 @@
-"""Parent side: Ansible's INI inventory format and the ad-hoc ``-i 'a,b:2222,'`` list.
+"""Parent side: Ansible's INI inventory format, read the way Ansible's INI plugin reads it.
 
-Errors carry ``file:line`` because the person fixing them is looking at the file.
+Host lines are split like a shell (``shlex``, ``#`` comments cut) and each ``key=value``
+goes through literal evaluation; ``[group:vars]`` lines are split at the first ``=``
+only, the value kept as written (quotes, backslashes, spaces and ``#`` included) before
+the same evaluation.  ``[g:children]`` and ``[g:vars]`` may name a group defined later in
+the file.  Names are taken as written: whether a host can be reached is decided per host
+when it is resolved (``resolve``), so one odd host never rejects a whole file.  Errors
+say ``file:line``.
 """
 
 from __future__ import annotations
 
-import os
 import re
 import shlex
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
-from pathlib import Path
+from dataclasses import dataclass, field
 
-from hostpool.errors import ConfigError, InventoryError
-from hostpool.inventory.graph import IMPLICIT, Group, Host, Inventory, Scope, descendants
+from hostpool.errors import InventoryError
+from hostpool.inventory.graph import Inventory
 from hostpool.inventory.ranges import expand_ranges
-from hostpool.inventory.sshconfig import strip_comment
-from hostpool.inventory.validate import (
-    GROUP_RE,
-    SETTING_ALIASES,
-    VAR_RE,
-    is_ipv6,
-    is_valid_host_name,
-    normalize_setting,
-    parse_port,
-    split_port,
-)
+from hostpool.inventory.validate import split_port
+from hostpool.inventory.values import ini_value
+from hostpool.models import VarValue
 
-_UNQUOTED_RE = re.compile(r"[^'\"\\]*")  # nothing shlex would treat as quoting
-_SHLEX_SPACE_RE = re.compile(r"[ \t\r\n]+")  # shlex's whitespace, not str.split's
-
-_HEADER_RE = re.compile(r"\[([^:\]\s]+)(?::(\w+))?\]\s*(?:[#;].*)?")
-_SECTION_KINDS = {"": "hosts", "hosts": "hosts", "children": "children", "vars": "vars"}
+SECTION = re.compile(r"^\[([^:\]\s]+)(?::(\w+))?\]\s*(?:\#.*)?$")
+GROUP_NAME = re.compile(r"^([^:\]\s]+)\s*(?:\#.*)?$")
+# Variables earlier hostpool versions read as connection settings; now ordinary ones.
+SHORT_FORMS = ("host", "port", "user", "key", "connection")
 
 
-@dataclass(slots=True)
-class _Section:
-    kind: str
-    group: str
+@dataclass
+class _Pending:
+    lineno: int
+    state: str
+    parents: list[str] = field(default_factory=list)
 
 
-class _Parser:
-    """One pass over the lines, then whole-file checks that need every section seen."""
-
-    def __init__(self, path: str) -> None:
+class IniParser:
+    def __init__(self, inventory: Inventory, path: str) -> None:
+        self.inventory = inventory
         self.path = path
-        self.hosts: dict[str, Host] = {}
-        self.groups: dict[str, Group] = {name: Group(name) for name in IMPLICIT}
-        self.edges: list[tuple[str, str, int]] = []  # (parent, child, lineno)
-        self.section = _Section("hosts", "ungrouped")
+        self.lineno = 0
+        self.short_forms: set[str] = set()
 
-    def error(self, lineno: int, message: str) -> InventoryError:
-        return InventoryError(self.path, lineno, message)
+    def error(self, message: str, lineno: int | None = None) -> InventoryError:
+        return InventoryError(self.path, self.lineno if lineno is None else lineno, message)
 
-    def parse(self, text: str) -> Inventory:
-        for lineno, raw in enumerate(text.splitlines(), 1):
+    def parse(self, lines: list[str]) -> None:
+        pending: dict[str, _Pending] = {}
+        group, state = "ungrouped", "hosts"
+        for self.lineno, raw in enumerate(lines, 1):
             line = raw.strip()
             if not line or line[0] in "#;":
                 continue
-            if line.startswith("[") and not _starts_with_bracketed_ipv6(line):
-                self.section = self.header(line, lineno)
-            elif self.section.kind == "hosts":
-                self.host_line(line, lineno)
-            elif self.section.kind == "children":
-                self.child_line(line, lineno)
+            section = SECTION.match(line)
+            if section is not None:
+                group, state = section.group(1), section.group(2) or "hosts"
+                if state not in ("hosts", "children", "vars"):
+                    title = ":".join(g for g in section.groups() if g)
+                    raise self.error(f"section [{title}] has unknown type: {state}")
+                if group not in self.inventory.groups and state == "vars":
+                    pending.setdefault(group, _Pending(self.lineno, "vars"))
+                self.inventory.add_group(group)
+                if group in pending and state != "vars":
+                    self._declared(group, pending)
+                continue
+            if line.startswith("[") and line.endswith("]"):
+                raise self.error(
+                    f"invalid section entry {line!r}: no spaces or other invalid characters"
+                )
+            if state == "hosts":
+                self._host_line(line, group)
+            elif state == "vars":
+                key, sep, value = line.partition("=")
+                if not sep:
+                    raise self.error(f"expected key=value, got: {line}")
+                self.inventory.set_group_var(group, key.strip(), ini_value(value.strip()))
             else:
-                self.vars_line(line, lineno)
-        self.check_references()
-        self.link_groups()
-        return Inventory(self.path, self.hosts, self.groups)
+                match = GROUP_NAME.match(line)
+                if match is None:
+                    raise self.error(f"expected group name, got: {line}")
+                child = match.group(1)
+                if child in self.inventory.groups:
+                    self._add_child(group, child)
+                else:
+                    pending.setdefault(child, _Pending(self.lineno, "children")).parents.append(
+                        group
+                    )
+        for name, decl in pending.items():
+            if decl.state == "vars":
+                message = f"section [{name}:vars] not valid for undefined group: {name}"
+            else:
+                message = f"section [{decl.parents[-1]}:children] includes undefined group: {name}"
+            raise self.error(message, decl.lineno)
+        if self.short_forms:
+            used = ", ".join(f"{k}=" for k in sorted(self.short_forms))
+            self.inventory.warnings.append(
+                f"{self.path}: {used} are ordinary variables, as in Ansible (earlier hostpool "
+                "versions read them as connection settings): use ansible_host=, ansible_port=, "
+                "ansible_user=, ansible_ssh_private_key_file=, ansible_connection="
+            )
 
-    def header(self, line: str, lineno: int) -> _Section:
-        match = _HEADER_RE.fullmatch(line)
-        if match is None:
-            if "]" not in line:
-                raise self.error(lineno, f"unterminated section header {line!r}")
-            raise self.error(lineno, f"invalid section header {line!r}")
-        name, suffix = match.group(1), match.group(2) or ""
-        kind = _SECTION_KINDS.get(suffix.lower())
-        if kind is None:
-            raise self.error(lineno, f"unknown section suffix ':{suffix}' in {line!r}")
-        self.check_group_name(name, lineno)
-        if kind == "children" and name == "ungrouped":
-            raise self.error(lineno, "group 'ungrouped' cannot have children")
-        group = self.groups.get(name)
-        if group is None:
-            group = self.groups[name] = Group(name, lineno, defined=kind != "vars")
-        elif kind != "vars" and not group.defined:
-            group.defined, group.lineno = True, lineno
-        return _Section(kind, name)
+    def _declared(self, group: str, pending: dict[str, _Pending]) -> None:
+        decl = pending.pop(group)
+        for parent in decl.parents:
+            self._add_child(parent, group)
+            if parent in pending and pending[parent].state == "children":
+                self._declared(parent, pending)
 
-    def check_group_name(self, name: str, lineno: int) -> None:
-        if not GROUP_RE.fullmatch(name):
-            raise self.error(lineno, f"invalid group name {name!r}")
-
-    def host_line(self, line: str, lineno: int) -> None:
-        tokens = self.split(line, lineno)
-        hosts = self.host_names(tokens[0], lineno)  # the name is the first thing to report
-        assignments = [self.assignment(token, lineno) for token in tokens[1:]]
-        for name, port in hosts:
-            host = self.hosts.get(name)
-            if host is None:
-                host = self.hosts[name] = Host(name, lineno)
-            if port is not None:
-                self.assign(host.scope, "ansible_port", port, lineno)
-            for key, value in assignments:
-                self.assign(host.scope, key, value, lineno)
-            group = self.section.group
-            if group not in IMPLICIT and group not in host.direct_groups:
-                host.direct_groups.append(group)
-                self.groups[group].hosts.append(name)
-
-    def host_names(self, token: str, lineno: int) -> list[tuple[str, str | None]]:
+    def _add_child(self, parent: str, child: str) -> None:
         try:
-            pattern, port = split_port(token)
-            names = expand_ranges(pattern) if "[" in pattern else [pattern]
-        except ValueError as exc:
-            raise self.error(lineno, str(exc)) from exc
-        if port is not None and parse_port(port) is None:
-            raise self.error(lineno, f"port {port!r} is not an integer 1..65535")
-        for name in names:
-            if not is_valid_host_name(name):
-                raise self.error(lineno, f"invalid host name {name!r}")
-        return [(name, port) for name in names]
+            self.inventory.add_child(parent, child)
+        except Exception as exc:
+            raise self.error(str(exc)) from None
 
-    def child_line(self, line: str, lineno: int) -> None:
-        tokens = self.split(line, lineno)
-        if len(tokens) != 1:
-            raise self.error(lineno, f"expected one group name per line, got {line!r}")
-        child = tokens[0]
-        self.check_group_name(child, lineno)
-        if child in IMPLICIT:
-            raise self.error(lineno, f"group {child!r} is implicit and cannot be a child")
-        self.edges.append((self.section.group, child, lineno))
-
-    def vars_line(self, line: str, lineno: int) -> None:
-        key, sep, value = strip_comment(line).partition("=")
-        if not sep:
-            raise self.error(lineno, f"expected key=value in [{self.section.group}:vars]")
+    def _host_line(self, line: str, group: str) -> None:
         try:
-            words = shlex.split(value)
+            tokens = shlex.split(line, comments=True)
         except ValueError as exc:
-            raise self.error(lineno, f"bad quoting: {exc}") from exc
-        self.check_var_name(key.strip(), lineno)
-        self.assign(self.groups[self.section.group].scope, key.strip(), " ".join(words), lineno)
-
-    def split(self, line: str, lineno: int) -> list[str]:
-        text = strip_comment(line)
-        if _UNQUOTED_RE.fullmatch(text):
-            # What shlex.split returns for text without quotes or escapes, at a tenth of
-            # the cost (shlex was half of the parse time of a 500-host inventory).
-            return [word for word in _SHLEX_SPACE_RE.split(text) if word]
-        try:
-            return shlex.split(text)
-        except ValueError as exc:
-            raise self.error(lineno, f"bad quoting: {exc}") from exc
-
-    def assignment(self, token: str, lineno: int) -> tuple[str, str]:
-        key, sep, value = token.partition("=")
-        if not sep:
-            raise self.error(lineno, f"expected key=value after the host name, got {token!r}")
-        self.check_var_name(key, lineno)
-        return key, value
-
-    def check_var_name(self, key: str, lineno: int) -> None:
-        if not VAR_RE.fullmatch(key):
-            raise self.error(lineno, f"invalid variable name {key!r}")
-
-    def assign(self, scope: Scope, key: str, value: str, lineno: int) -> None:
-        scope.vars[key] = value
-        setting = SETTING_ALIASES.get(key)
-        if setting is None:
+            raise self.error(f"error parsing host definition {line!r}: {exc}") from None
+        if not tokens:
             return
-        normalized, problem = normalize_setting(setting, value)
-        if normalized is None:
-            raise self.error(lineno, f"{key}: {problem}")
-        scope.settings[setting] = normalized
-
-    def check_references(self) -> None:
-        """Undefined groups are only known at EOF; report the earliest reference."""
-        problems = [
-            (lineno, f"[{parent}:children] lists undefined group {child!r}")
-            for parent, child, lineno in self.edges
-            if child not in self.groups or not self.groups[child].defined
-        ]
-        problems += [
-            (group.lineno, f"[{group.name}:vars] refers to undefined group {group.name!r}")
-            for group in self.groups.values()
-            if not group.defined
-        ]
-        if problems:
-            lineno, message = min(problems)
-            raise self.error(lineno, message)
-
-    def link_groups(self) -> None:
-        for parent, child, lineno in self.edges:
-            if parent == "all" or child in self.groups[parent].children:
-                continue  # every group is already under 'all'; repeats are harmless
-            if child == parent or parent in descendants(self.groups, child):
-                raise self.error(lineno, f"group {child!r} would be its own ancestor (cycle)")
-            self.groups[parent].children.append(child)
-            self.groups[child].parents.append(parent)
-
-
-def _starts_with_bracketed_ipv6(line: str) -> bool:
-    token = line.split()[0]
-    match = re.fullmatch(r"\[([^\]]*)\](?::.*)?", token)
-    return match is not None and is_ipv6(match.group(1))
-
-
-def parse_inventory(text: str, source: str = "<string>") -> Inventory:
-    """Parse INI text; ``source`` names it in ``file:line`` errors."""
-    return _Parser(source).parse(text)
-
-
-def load_inventory(path: str | os.PathLike[str]) -> Inventory:
-    source = os.fspath(path)
-    if Path(source).suffix.lower() in (".yml", ".yaml", ".json"):
-        raise ConfigError(f"{source}: only INI inventories are supported")
-    try:
-        text = Path(source).read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        raise ConfigError(f"{source}: inventory is not UTF-8 text ({exc.reason})") from exc
-    except OSError as exc:
-        raise ConfigError(f"{source}: cannot read inventory: {exc.strerror or exc}") from exc
-    return parse_inventory(text, source)
-
-
-def parse_host_list(text: str, source: str = "<host list>") -> Inventory:
-    """Ansible's ``-i 'web1,web2:2222,'`` form: ungrouped hosts, no ranges, no variables."""
-    parser = _Parser(source)
-    for item in _nonempty(text.split(",")):
-        for name, port in _host_list_item(parser, item):
-            host = parser.hosts.setdefault(name, Host(name, 1))
+        names, port = self._expand(tokens[0])
+        variables: dict[str, VarValue] = {}
+        for token in tokens[1:]:
+            key, sep, value = token.partition("=")
+            if not sep:
+                raise self.error(f"expected key=value host variable assignment, got: {token}")
+            variables[key] = ini_value(value)
+            if key in SHORT_FORMS:
+                self.short_forms.add(key)
+        source = f"{self.path}:{self.lineno}"
+        for name in names:
+            host = self.inventory.add_host(name, group, source)
             if port is not None:
-                parser.assign(host.scope, "ansible_port", port, 1)
-    return Inventory(source, parser.hosts, parser.groups)
+                host.vars["ansible_port"] = port
+            host.vars.update(variables)
+
+    def _expand(self, pattern: str) -> tuple[list[str], int | None]:
+        """Ansible's _expand_hostpattern: ``name[:port]`` then ``[x:y]`` ranges."""
+        try:
+            name, port_text = split_port(pattern)
+        except ValueError:
+            name, port_text = pattern, None
+        port = None
+        if port_text is not None:
+            if not port_text.isdigit():
+                name, port_text = pattern, None
+            else:
+                port = int(port_text)
+        if pattern.strip().endswith(":") and port is None:
+            raise self.error(f"invalid host pattern {pattern!r}: a trailing ':' is for a port")
+        try:
+            names = expand_ranges(name) if "[" in name else [name]
+        except ValueError as exc:
+            raise self.error(str(exc)) from None
+        if any(n.strip() == "---" for n in names):
+            raise self.error(f"invalid host pattern {pattern!r}: '---' means a YAML file")
+        return names, port
 
 
-def _host_list_item(parser: _Parser, item: str) -> list[tuple[str, str | None]]:
-    try:
-        name, _ = split_port(item)
-    except ValueError as exc:
-        raise parser.error(1, str(exc)) from exc
-    if "[" in name:  # host lists do not expand ranges (Ansible's host_list plugin neither)
-        raise parser.error(1, f"invalid host name {name!r}")
-    return parser.host_names(item, 1)
-
-
-def _nonempty(items: Iterable[str]) -> Iterator[str]:
-    return (s.strip() for s in items if s.strip())
+def parse_ini(inventory: Inventory, text: str, path: str) -> None:
+    IniParser(inventory, path).parse(text.splitlines())

@@ -1,8 +1,13 @@
-"""Parent side: Ansible's host pattern algebra over an inventory's hosts and groups.
+"""Parent side: Ansible's host patterns, evaluated as its InventoryManager does.
 
-Plain terms union, then ``&`` terms intersect, then ``!`` terms subtract; globs and
-``~regex`` match host and group names.  A term naming nothing is an error: a typo in
-``all:!prod`` must not silently widen the run to prod.
+Terms split on ``,`` (or ``:`` outside brackets when the whole is not one address); empty
+terms are ignored.  Plain terms are unioned in order, then ``&`` terms intersect, then
+``!`` terms subtract.  A term that is exactly a host name is that host; otherwise it
+matches groups (all their hosts) and, if no group matched or it has glob characters,
+hosts: ``fnmatch`` globs and ``~regex`` (anchored at the start, as ``re.match``).
+``group[0]``, ``[-1]``, ``[1:]``, ``[2:3]`` (inclusive) slice a term.  ``@file`` in a limit
+reads one pattern per line.  Hardening, on purpose: a term that matches nothing is an
+error (a typo in ``all:!prod`` must not widen the run to prod), not Ansible's warning.
 """
 
 from __future__ import annotations
@@ -10,78 +15,125 @@ from __future__ import annotations
 import fnmatch
 import re
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from hostpool.errors import PatternError
-from hostpool.inventory.validate import depth_scan, is_ipv6, unbracket
+from hostpool.inventory.validate import is_ipv6
 
 if TYPE_CHECKING:
     from hostpool.inventory.graph import Inventory
 
-
-def select_names(inventory: Inventory, pattern: str, limit: str | None) -> list[str]:
-    """Hosts ``pattern`` and ``limit`` select, in inventory order."""
-    chosen = evaluate(inventory, pattern)
-    if not chosen:
-        raise PatternError(pattern, "matches no hosts")
-    if limit is not None:
-        chosen &= evaluate(inventory, limit)
-        if not chosen:
-            raise PatternError(limit, f"limit leaves none of the hosts matched by {pattern!r}")
-    return [name for name in inventory.hosts if name in chosen]
-
-
-def evaluate(inventory: Inventory, pattern: str) -> set[str]:
-    terms = split_pattern(pattern)
-    plain = [t for t in terms if t[0] not in "&!"] or ["all"]
-    result: set[str] = set()
-    for term in plain:
-        result |= match_term(inventory, pattern, term)
-    for term in (t for t in terms if t[0] == "&"):
-        result &= match_term(inventory, pattern, term[1:])
-    for term in (t for t in terms if t[0] == "!"):
-        result -= match_term(inventory, pattern, term[1:])
-    return result
-
-
-def match_term(inventory: Inventory, pattern: str, term: str) -> set[str]:
-    if term in ("all", "*"):
-        return set(inventory.hosts)
-    matcher = term_matcher(pattern, term)
-    groups = [g for g in inventory.groups if matcher(g)]
-    hosts = {h for h in inventory.hosts if matcher(h)}
-    if not groups and not hosts:
-        raise PatternError(pattern, f"{term!r} matches no host or group")
-    for group in groups:
-        hosts.update(inventory.group_hosts(group))
-    return hosts
+SUBSCRIPT = re.compile(r"^(.+)\[(?:(-?[0-9]+)|([0-9]+)([:-])([0-9]*))\]$")
+_COLON_TERMS = re.compile(r"(?:[^\s:\[\]]|\[[^\]]*\])+")
 
 
 def split_pattern(pattern: str) -> list[str]:
-    """Commas always split; otherwise ':' splits outside ``[...]`` unless it is one IPv6."""
-    text = pattern.strip()
-    if "," in text:
-        raw = text.split(",")
-    elif is_ipv6(text):
-        raw = [text]
+    if "," in pattern:
+        parts = pattern.split(",")
+    elif is_ipv6(pattern.strip()) or ":" not in pattern:
+        parts = [pattern]
     else:
-        cuts = [i for i, depth in depth_scan(text) if text[i] == ":" and depth == 0]
-        bounds = zip([-1, *cuts], [*cuts, len(text)], strict=True)
-        raw = [text[a + 1 : b] for a, b in bounds]
-    terms = [t.strip() for t in raw]
-    if not text or any(not t or t in "&!" for t in terms):
-        raise PatternError(pattern, "empty term")
+        parts = _COLON_TERMS.findall(pattern)
+    return [p.strip() for p in parts if p.strip()]
+
+
+def _limit_terms(limit: str) -> list[str]:
+    terms: list[str] = []
+    for term in split_pattern(limit):
+        if not term.startswith("@"):
+            terms.append(term)
+            continue
+        path = Path(term[1:])
+        try:
+            lines = path.read_text().split("\n")
+        except OSError as exc:
+            raise PatternError(limit, f"cannot read limit file {path}: {exc.strerror}") from None
+        terms += [line.strip() for line in lines if line.strip()]
     return terms
 
 
-def term_matcher(pattern: str, term: str) -> Callable[[str], bool]:
-    if term.startswith("~"):
-        try:
-            regex = re.compile(term[1:])
-        except re.error as exc:
-            raise PatternError(pattern, f"invalid regex {term[1:]!r}: {exc}") from exc
-        return lambda name: regex.search(name) is not None
-    literal = unbracket(term)
-    if literal != term or not any(ch in term for ch in "*?["):
-        return lambda name: name == literal
-    return lambda name: fnmatch.fnmatchcase(name, term)
+def select_names(inventory: Inventory, pattern: str, limit: str | None) -> list[str]:
+    """Hosts ``pattern`` and ``limit`` select, in Ansible's order."""
+    chosen = evaluate(inventory, split_pattern(pattern), pattern)
+    if not chosen:
+        raise PatternError(pattern, "matches no hosts")
+    if limit is not None:
+        allowed = set(evaluate(inventory, _limit_terms(limit), limit))
+        chosen = [h for h in chosen if h in allowed]
+        if not chosen:
+            raise PatternError(limit, f"limit leaves none of the hosts matched by {pattern!r}")
+    return chosen
+
+
+def evaluate(inventory: Inventory, terms: list[str], pattern: str) -> list[str]:
+    regular = [t for t in terms if t[0] not in "&!"] or ["all"]
+    ordered = regular + [t for t in terms if t[0] == "&"] + [t for t in terms if t[0] == "!"]
+    hosts: list[str] = []
+    for term in ordered:
+        if term in inventory.hosts:
+            if term not in hosts:
+                hosts.append(term)
+            continue
+        that = match_term(inventory, term.lstrip("&!") if term[0] in "&!" else term, pattern)
+        if term[0] == "!":
+            drop = set(that)
+            hosts = [h for h in hosts if h not in drop]
+        elif term[0] == "&":
+            keep = set(that)
+            hosts = [h for h in hosts if h in keep]
+        else:
+            seen = set(hosts)
+            hosts += [h for h in that if h not in seen]
+    return hosts
+
+
+def match_term(inventory: Inventory, term: str, pattern: str) -> list[str]:
+    if not term:
+        raise PatternError(pattern, "empty term after & or !")
+    expr, subscript = _split_subscript(term, pattern)
+    hosts = _enumerate(inventory, expr, pattern)
+    if subscript is None or not hosts:
+        return hosts
+    start, end = subscript
+    try:
+        if end is None:
+            return [hosts[start]]
+        return hosts[start : (len(hosts) - 1 if end == -1 else end) + 1]
+    except IndexError:
+        raise PatternError(pattern, f"no hosts match the subscripted pattern {term!r}") from None
+
+
+def _split_subscript(term: str, pattern: str) -> tuple[str, tuple[int, int | None] | None]:
+    if term[0] == "~":
+        return term, None
+    match = SUBSCRIPT.match(term)
+    if match is None:
+        return term, None
+    expr, index, start, sep, end = match.groups()
+    if index:
+        return expr, (int(index), None)
+    if sep == "-":
+        raise PatternError(pattern, f"use [x:y] inclusive subscripts, not [x-y], in {term!r}")
+    return expr, (int(start), int(end) if end else -1)
+
+
+def _matcher(term: str, pattern: str) -> Callable[[str], bool]:
+    try:
+        regex = re.compile(term[1:] if term[0] == "~" else fnmatch.translate(term))
+    except re.error as exc:
+        raise PatternError(pattern, f"invalid pattern {term!r}: {exc}") from None
+    return lambda name: regex.match(name) is not None
+
+
+def _enumerate(inventory: Inventory, term: str, pattern: str) -> list[str]:
+    matches = _matcher(term, pattern)
+    groups = [g for g in inventory.groups if matches(g)]
+    results: list[str] = []
+    for group in groups:
+        results += inventory.group_hosts(group)
+    if not groups or term[0] == "~" or any(c in term for c in ".?*["):
+        results += [h for h in inventory.hosts if matches(h)]
+    if not results:
+        raise PatternError(pattern, f"{term!r} matches no host or group")
+    return list(dict.fromkeys(results))

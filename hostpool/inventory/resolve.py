@@ -1,9 +1,10 @@
 """Parent side: one host's connection settings from variables, CLI defaults and ssh_config.
 
-Precedence: inventory variable > CLI default (``-u/-k``) > ssh_config > built-in default,
-with Ansible's variable precedence (all < parent groups < child groups < host) inside
-the inventory.  Values read from ssh_config are validated here like inventory values,
-naming the ``file:line`` they came from.
+Precedence: Ansible's connection variables (after Ansible's variable precedence, see
+``graph.host_vars``) > CLI default (``-u/-k``) > ssh_config > built-in default.  Only
+those variables change a connection; ``host=``/``port=``/``user=`` are ordinary ones.
+Values read from ssh_config are validated here like inventory values, naming the
+``file:line`` they came from.
 """
 
 from __future__ import annotations
@@ -15,19 +16,22 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from hostpool.errors import ConfigError
+from hostpool.inventory import values
 from hostpool.inventory.sshconfig import SSHConfig, SSHHostOptions, expand_tokens
 from hostpool.inventory.validate import (
+    SETTING_VARS,
     is_valid_host_name,
     is_valid_user,
     key_path_problem,
+    normalize_setting,
     parse_port,
     proxy_jump_problem,
     unbracket,
 )
-from hostpool.models import Connection, Target
+from hostpool.models import Connection, Target, VarValue
 
 if TYPE_CHECKING:
-    from hostpool.inventory.graph import Host, Inventory
+    from hostpool.inventory.graph import Inventory
 
 
 @dataclass(frozen=True)
@@ -41,7 +45,9 @@ class HostDefaults:
 
 
 class Resolver:
-    """Applies variable precedence, CLI defaults and ssh_config to hosts of one selection."""
+    """Connection settings for hosts of one selection: Ansible's connection variables,
+    then the CLI defaults, then ssh_config.  A host whose settings cannot be used is not
+    guessed at: selecting it is a ConfigError naming it, before anything is contacted."""
 
     def __init__(self, inventory: Inventory, defaults: HostDefaults) -> None:
         self.inventory = inventory
@@ -51,26 +57,67 @@ class Resolver:
         self.home = os.path.expanduser("~")
         self.local_host = socket.gethostname().split(".")[0]
 
-    def merged(self, host: Host) -> tuple[dict[str, str], dict[str, str]]:
-        """(variables, interpreted settings) after Ansible's precedence."""
-        groups = [self.inventory.groups[g] for g in ("all", *host.groups)]
-        variables: dict[str, str] = {}
-        settings: dict[str, str] = {}
-        for group in sorted(groups, key=lambda g: (g.depth, g.name)):
-            variables.update(group.scope.vars)
-            settings.update(group.scope.settings)
-        variables.update(host.scope.vars)
-        settings.update(host.scope.settings)
-        return variables, settings
+    def targets(self, names: list[str]) -> list[Target]:
+        resolved = [self._resolve(name) for name in names]
+        problems = [f"{name} ({why})" for name, why in resolved if isinstance(why, str)]
+        if problems:
+            shown = "; ".join(problems[:10]) + (
+                f"; +{len(problems) - 10} more" if len(problems) > 10 else ""
+            )
+            raise ConfigError(
+                f"hostpool cannot serve {len(problems)} selected host(s), nothing was contacted: "
+                f"{shown} (leave them out with -l '!NAME')"
+            )
+        return [t for _, t in resolved if isinstance(t, Target)]
 
-    def target(self, host: Host) -> Target:
-        variables, settings = self.merged(host)
+    def describe(self, names: list[str]) -> list[dict[str, object]]:
+        described = []
+        for name in names:
+            _, resolved = self._resolve(name)
+            if isinstance(resolved, Target):
+                entry = describe_target(resolved)
+            else:
+                entry = {"name": name, "unservable": resolved, "groups": self._groups(name)}
+                entry["vars"] = self.inventory.host_vars(name)
+            entry["source"] = self.inventory.hosts[name].source
+            described.append(entry)
+        return described
+
+    def _groups(self, name: str) -> list[str]:
+        return [g for g in self.inventory.host_groups(name) if g != "all"]
+
+    def _resolve(self, name: str) -> tuple[str, Target | str]:
+        variables = self.inventory.host_vars(name)
+        context = {**variables, "inventory_hostname": name}
+        settings: dict[str, str] = {}
+        for setting, keys in SETTING_VARS.items():
+            present = [k for k in keys if k in variables]
+            if not present:
+                continue
+            raw = variables[present[-1]]
+            value = values.resolve(raw, context)
+            if value is None:
+                return name, f"{present[-1]}={raw!r} is a template hostpool cannot evaluate"
+            normalized, problem = normalize_setting(setting, values.text(value))
+            if normalized is None:
+                return name, f"{present[-1]}: {problem}"
+            settings[setting] = normalized
+        try:
+            return name, self._target(name, settings, variables)
+        except ConfigError as exc:
+            return name, str(exc)
+
+    def _target(
+        self, name: str, settings: dict[str, str], variables: dict[str, VarValue]
+    ) -> Target:
         connection = Connection(settings.get("connection", Connection.SSH.value))
-        lookup_name = settings.get("host", host.name)
+        lookup_name = settings.get("host", name)
         ssh = self.ssh_config.lookup(lookup_name) if connection is Connection.SSH else None
-        address = settings.get("host") or _ssh_hostname(ssh, lookup_name, host.name)
-        port = _first_int(settings.get("port"), self.defaults.port) or _ssh_port(ssh, host.name)
-        user = settings.get("user") or self.defaults.user or _ssh_user(ssh, host.name)
+        address = settings.get("host") or _ssh_hostname(ssh, lookup_name, name)
+        if "host" not in settings and not is_valid_host_name(unbracket(address)):
+            raise ConfigError(f"{address!r} is not a host name or address hostpool connects to")
+        port = _first_int(settings.get("port"), self.defaults.port) or _ssh_port(ssh, name)
+        user = settings.get("user") or self.defaults.user or _ssh_user(ssh, name)
         keys = [k for k in (settings.get("key"), self.defaults.key_file) if k]
         tokens = {
             "h": address,
@@ -81,16 +128,16 @@ class Resolver:
             "d": self.home,
             "l": self.local_host,
         }
-        keys += _ssh_identity_files(ssh, tokens, host.name)
+        keys += _ssh_identity_files(ssh, tokens, name)
         return Target(
-            name=host.name,
-            address=address,
+            name=name,
+            address=unbracket(address),
             port=port,
             user=user,
             connection=connection,
             key_files=tuple(dict.fromkeys(keys)),
-            proxy_jump=_proxy_jump(settings.get("proxy_jump"), ssh, host.name),
-            groups=host.groups,
+            proxy_jump=_proxy_jump(settings.get("proxy_jump"), ssh, name),
+            groups=tuple(self._groups(name)),
             vars=tuple(sorted(variables.items())),
         )
 

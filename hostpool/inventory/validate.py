@@ -37,22 +37,16 @@ CONNECTIONS = {
 }
 
 # Inventory variables hostpool interprets, mapped to the setting they control.
-SETTING_ALIASES = {
-    "ansible_host": "host",
-    "ansible_ssh_host": "host",
-    "host": "host",
-    "ansible_port": "port",
-    "ansible_ssh_port": "port",
-    "port": "port",
-    "ansible_user": "user",
-    "ansible_ssh_user": "user",
-    "user": "user",
-    "ansible_connection": "connection",
-    "connection": "connection",
-    "ansible_ssh_private_key_file": "key",
-    "ansible_private_key_file": "key",
-    "key": "key",
-    "proxy_jump": "proxy_jump",  # hostpool extension; Ansible has no dedicated variable
+# The variables that decide a connection, each with Ansible's own list of names: where
+# several are set the LAST one wins (the legacy ansible_ssh_* beat the modern names, as
+# in Ansible's ssh connection plugin).  proxy_jump is hostpool's own.
+SETTING_VARS = {
+    "host": ("ansible_host", "ansible_ssh_host"),
+    "port": ("ansible_port", "ansible_ssh_port"),
+    "user": ("ansible_user", "ansible_ssh_user"),
+    "connection": ("ansible_connection",),
+    "key": ("ansible_private_key_file", "ansible_ssh_private_key_file"),
+    "proxy_jump": ("proxy_jump",),
 }
 
 
