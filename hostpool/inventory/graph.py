@@ -96,14 +96,16 @@ class Inventory:
             stack.extend((self.groups[c], wanted + 1) for c in current.children)
 
     def set_group_var(self, group: str, key: str, value: VarValue) -> None:
+        """As Ansible: ``ansible_group_priority`` orders the group, it is not a variable."""
         target = self.add_group(group)
-        target.vars[key] = value
-        if key == "ansible_group_priority":
-            try:
-                target.priority = int(value)  # type: ignore[arg-type]
-            except (TypeError, ValueError):
-                message = f"ansible_group_priority of {group!r} is not an integer"
-                raise ConfigError(message) from None
+        if key != "ansible_group_priority":
+            target.vars[key] = value
+            return
+        try:
+            target.priority = int(value)  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            message = f"ansible_group_priority of {group!r} is not an integer"
+            raise ConfigError(message) from None
 
     def reconcile(self) -> None:
         """Ansible's reconcile_inventory: top-level groups under ``all``; hosts with no
