@@ -154,6 +154,8 @@ class IniParser:
             names = expand_ranges(name) if "[" in name else [name]
         except ValueError as exc:
             raise self.error(str(exc)) from None
+        if any("[" in n or "]" in n for n in names):  # Ansible cannot expand it either
+            raise self.error(f"invalid host range in {pattern!r}: expected [start:end]")
         if any(n.strip() == "---" for n in names):
             raise self.error(f"invalid host pattern {pattern!r}: '---' means a YAML file")
         return names, port

@@ -59,7 +59,11 @@ class Resolver:
 
     def targets(self, names: list[str]) -> list[Target]:
         resolved = [self._resolve(name) for name in names]
-        problems = [f"{name} ({why})" for name, why in resolved if isinstance(why, str)]
+        problems = [
+            f"{self.inventory.hosts[name].source}: {name}: {why}"
+            for name, why in resolved
+            if isinstance(why, str)
+        ]
         if problems:
             shown = "; ".join(problems[:10]) + (
                 f"; +{len(problems) - 10} more" if len(problems) > 10 else ""

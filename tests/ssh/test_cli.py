@@ -64,7 +64,7 @@ def test_table_strips_terminal_escapes() -> None:
 @pytest.mark.parametrize(
     ("text", "line", "words"),
     [
-        ("[web\nhost1\n", 1, "header"),
+        ("[web\nhost1\n", 1, "invalid"),
         ("[web:children]\nnope\n", 2, "nope"),
         ("[web]\nh1 ansible_port=99999\n", 2, "port"),
         ("[web]\nweb[9:1]\n", 2, "range"),
@@ -93,11 +93,13 @@ def test_pattern_matching_nothing_is_config_error() -> None:
 
 def test_hosts_lists_resolved_vars(ssh_lab: SSHLab, tmp_path: Path) -> None:
     inv = ssh_lab.inventory(tmp_path / "lab.ini")
-    done = hostpool("hosts", "-i", str(inv), "--json", "-l", "h[01]", "--ssh-config", "none")
+    done = hostpool("hosts", "-i", str(inv), "--json", "-l", "lab[0:1]", "--ssh-config", "none")
     assert done.returncode == 0, done.stderr
     hosts = json.loads(done.stdout)
     assert [h["name"] for h in hosts] == ["h0", "h1"]
     assert hosts[0]["port"] == ssh_lab.port
+    assert hosts[0]["groups"] == ["lab"] and hosts[0]["vars"]["ansible_port"] == ssh_lab.port
+    assert hosts[0]["source"] == f"{inv}:2"
     table = hostpool("hosts", "-i", str(inv), "--ssh-config", "none")
     assert "h3" in table.stdout and "4 hosts" in table.stdout
 
