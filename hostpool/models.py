@@ -50,6 +50,22 @@ class Stream(enum.IntEnum):
 
 
 @dataclass(frozen=True, slots=True)
+class SSHSettings:
+    """What a host's ssh_config says beyond address, port, user, keys and jump hosts,
+    resolved in the parent (tokens expanded, values validated) for the worker to apply."""
+
+    connect_timeout: float | None = None
+    identities_only: bool = False
+    proxy_command: str | None = None  # run without a shell, its tokens already expanded
+    server_alive_interval: float = 0.0
+    server_alive_count: int = 3
+    known_hosts: tuple[str, ...] | None = None  # UserKnownHostsFile; None: the run's
+    global_known_hosts: tuple[str, ...] = ()
+    host_key_policy: HostKeyPolicy | None = None  # StrictHostKeyChecking, if set
+    host_key_alias: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Target:
     """One resolved host: inventory vars, ssh_config and CLI defaults already applied."""
 
@@ -62,6 +78,7 @@ class Target:
     proxy_jump: str | None = None
     groups: tuple[str, ...] = ()
     vars: tuple[tuple[str, VarValue], ...] = ()
+    ssh: SSHSettings = SSHSettings()
 
     def var(self, key: str, default: VarValue = None) -> VarValue:
         for k, v in self.vars:
@@ -80,7 +97,8 @@ class SSHOptions:
 
     connect_timeout: float = 10.0
     command_timeout: float | None = None  # default for Exec actions that set none
-    host_key_policy: HostKeyPolicy = HostKeyPolicy.STRICT
+    # None: each host's ssh_config StrictHostKeyChecking, else strict.  Set, it wins.
+    host_key_policy: HostKeyPolicy | None = None
     known_hosts: tuple[str, ...] = ()  # empty = ~/.ssh/known_hosts
     look_for_keys: bool = True
     allow_agent: bool = True
@@ -217,6 +235,7 @@ class HostKey:
     name: str
     keytype: str
     key: str
+    file: str = ""  # the known_hosts file to write it to; "" is the run's first
 
 
 @dataclass(frozen=True, slots=True)

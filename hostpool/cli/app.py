@@ -19,6 +19,7 @@ from hostpool.cli.flags import (
     KeyOpt,
     LimitOpt,
     RunFlags,
+    SSHConfigExecOpt,
     SSHConfigOpt,
     UserOpt,
     run_command,
@@ -112,12 +113,19 @@ def hosts_(
     user: UserOpt = None,
     key: KeyOpt = None,
     ssh_config: SSHConfigOpt = "~/.ssh/config",
+    ssh_config_exec: SSHConfigExecOpt = False,
     as_json: Annotated[bool, typer.Option("--json", help="All resolved fields as JSON.")] = False,
 ) -> None:
     """List the hosts a pattern selects, with their resolved connection settings."""
     config = session.ssh_config_path(ssh_config)
-    defaults = HostDefaults(user=user, key_file=key, ssh_config=config)
-    described = session.load(source).describe(hosts, limit, defaults)
+    defaults = HostDefaults(
+        user=user, key_file=key, ssh_config=config, ssh_config_exec=ssh_config_exec
+    )
+    loaded = session.load(source)
+    try:
+        described = loaded.describe(hosts, limit, defaults)
+    finally:
+        session.warn(loaded)
     if as_json:
         typer.echo(json.dumps(described, indent=2))
         return

@@ -43,6 +43,13 @@ UserOpt = Annotated[
 KeyOpt = Annotated[
     str | None, typer.Option("-k", "--key", help="Private key file where the inventory sets none.")
 ]
+SSHConfigExecOpt = Annotated[
+    bool,
+    typer.Option(
+        "--ssh-config-exec",
+        help="Evaluate ssh_config 'Match exec' (runs its command once per host).",
+    ),
+]
 SSHConfigOpt = Annotated[
     str,
     typer.Option("--ssh-config", help="OpenSSH client config to honour ('none' to ignore it)."),
@@ -62,6 +69,7 @@ class RunFlags:
     user: str | None
     key: str | None
     ssh_config: str
+    ssh_config_exec: bool
     connect_timeout: float
     timeout: float | None
     max_tasks_per_worker: int | None
@@ -110,6 +118,7 @@ def _run_flags(
     user: UserOpt = None,
     key: KeyOpt = None,
     ssh_config: SSHConfigOpt = "~/.ssh/config",
+    ssh_config_exec: SSHConfigExecOpt = False,
     connect_timeout: Annotated[
         float,
         typer.Option("--connect-timeout", min=0.1, help="Seconds for TCP, banner, kex, auth."),

@@ -35,12 +35,13 @@ def parse_env(pairs: list[str] | tuple[str, ...]) -> tuple[tuple[str, str], ...]
     return tuple(out)
 
 
-def host_key_policy(accept_new: bool, insecure: bool) -> HostKeyPolicy:
+def host_key_policy(accept_new: bool, insecure: bool) -> HostKeyPolicy | None:
+    """A flag wins; without one, each host's ssh_config StrictHostKeyChecking, else strict."""
     if accept_new and insecure:
         raise UsageError("--accept-new and --insecure-ignore-host-keys exclude each other")
     if insecure:
         return HostKeyPolicy.IGNORE
-    return HostKeyPolicy.ACCEPT_NEW if accept_new else HostKeyPolicy.STRICT
+    return HostKeyPolicy.ACCEPT_NEW if accept_new else None
 
 
 def ssh_config_path(value: str) -> str | None:
@@ -67,20 +68,29 @@ def sources(given: list[str] | None) -> list[str]:
 
 
 def load(given: list[str] | None) -> inventory.Inventory:
-    """The inventory of every ``-i``, its warnings printed once on stderr."""
-    loaded = inventory.load(sources(given))
+    return inventory.load(sources(given))
+
+
+def warn(loaded: inventory.Inventory) -> None:
+    """The inventory's and ssh_config's warnings, each once, on stderr."""
     for warning in dict.fromkeys(loaded.warnings):
         print(f"hostpool: warning: {warning}", file=sys.stderr)
-    return loaded
 
 
 def targets(flags: RunFlags) -> list[Target]:
     rerun = flags.rerun_failed or flags.limit == lastrun.FAILED_ALIAS
     limit = None if flags.limit == lastrun.FAILED_ALIAS else flags.limit
     defaults = HostDefaults(
-        user=flags.user, key_file=flags.key, ssh_config=ssh_config_path(flags.ssh_config)
+        user=flags.user,
+        key_file=flags.key,
+        ssh_config=ssh_config_path(flags.ssh_config),
+        ssh_config_exec=flags.ssh_config_exec,
     )
-    chosen = load(flags.inventory).select(flags.hosts, limit, defaults)
+    loaded = load(flags.inventory)
+    try:
+        chosen = loaded.select(flags.hosts, limit, defaults)
+    finally:
+        warn(loaded)
     return lastrun.only_failed(chosen) if rerun else chosen
 
 

@@ -8,6 +8,7 @@ failure is raised as a classified ``ConnectFailure``; nothing here writes known_
 
 from __future__ import annotations
 
+import contextlib
 import getpass
 import hmac
 import os
@@ -24,7 +25,7 @@ from hostpool.known_hosts import KnownHosts, host_names
 from hostpool.models import HostKey, HostKeyPolicy, SSHOptions, Status, Target
 
 # What a transport runs over: a TCP socket, or a direct-tcpip channel through a jump host.
-Channelish = socket.socket | paramiko.Channel
+Channelish = socket.socket | paramiko.Channel | paramiko.ProxyCommand
 
 # Cheapest first: curve25519 kex and ed25519 keys dominate the per-host CPU cost.
 PREFERRED_KEX = (
@@ -54,9 +55,30 @@ class SSHContext:
     pkeys: dict[str, paramiko.PKey | str] = field(default_factory=dict)
     agent_keys: tuple[paramiko.AgentKey, ...] | None = None
 
+    files: dict[tuple[str, ...], KnownHosts] = field(default_factory=dict)
+
     @classmethod
     def load(cls, options: SSHOptions) -> SSHContext:
         return cls(options=options, known=KnownHosts.load(options.known_hosts))
+
+    def known_for(self, target: Target) -> tuple[KnownHosts, str]:
+        """The known_hosts a target is checked against, and the file learning writes to:
+        the run's (``--known-hosts``) when given, else the host's ssh_config files."""
+        settings = target.ssh
+        if self.options.known_hosts or (
+            settings.known_hosts is None and not settings.global_known_hosts
+        ):
+            return self.known, ""
+        user_files = (
+            settings.known_hosts if settings.known_hosts is not None else ("~/.ssh/known_hosts",)
+        )
+        files = (*user_files, *settings.global_known_hosts)
+        if files not in self.files:
+            self.files[files] = KnownHosts.load(files) if files else KnownHosts()
+        return self.files[files], user_files[0] if user_files else ""
+
+    def timeout(self, target: Target) -> float:
+        return target.ssh.connect_timeout or self.options.connect_timeout
 
 
 @dataclass
@@ -64,10 +86,13 @@ class Hops:
     """The transports of one connection: ProxyJump hops (outermost first), then the host."""
 
     transports: list[paramiko.Transport] = field(default_factory=list)
+    proxies: list[ProxySocket] = field(default_factory=list)
 
     def close(self) -> None:
         for transport in reversed(self.transports):
             transport.close()
+        for proxy in self.proxies:
+            proxy.close()
 
 
 def open_transport(
@@ -91,7 +116,9 @@ def _open_path(ctx: SSHContext, target: Target, hops: Hops) -> Channelish:
     except that accept-new does not learn jump hosts (only one key per result reaches the
     parent): a jump host must already be in known_hosts unless checking is off.
     """
-    timeout = ctx.options.connect_timeout
+    timeout = ctx.timeout(target)
+    if target.ssh.proxy_command:
+        return ProxySocket(target.ssh.proxy_command, hops)
     if not target.proxy_jump:
         return _open_socket(target, timeout)
     jumps = [_parse_hop(h, target) for h in target.proxy_jump.split(",")]
@@ -115,6 +142,23 @@ def _open_path(ctx: SSHContext, target: Target, hops: Hops) -> Channelish:
     return sock
 
 
+class ProxySocket(paramiko.ProxyCommand):
+    """ssh_config ProxyCommand: run without a shell (its tokens were expanded from
+    validated values in the parent), its child reaped when the connection closes."""
+
+    def __init__(self, command: str, hops: Hops) -> None:
+        super().__init__(command)
+        hops.proxies.append(self)
+
+    def settimeout(self, timeout: float | None) -> None:
+        self.timeout = timeout
+
+    def close(self) -> None:
+        super().close()
+        with contextlib.suppress(Exception):
+            self.process.wait(timeout=5)
+
+
 def _parse_hop(spec: str, target: Target) -> Target:
     """``[user@]host[:port]`` (IPv6 in brackets), validated earlier by the inventory."""
     user, _, hostport = spec.rpartition("@")
@@ -136,7 +180,7 @@ def connect(
     ctx: SSHContext, target: Target, sock: Channelish
 ) -> tuple[paramiko.Transport, HostKey | None]:
     """Banner, key exchange, host key check, auth on ``sock``: each bounded by connect_timeout."""
-    timeout = ctx.options.connect_timeout
+    timeout = ctx.timeout(target)
     try:
         if isinstance(sock, socket.socket):
             _await_banner(sock, timeout)
@@ -151,7 +195,7 @@ def connect(
         transport.banner_timeout = timeout
         transport.handshake_timeout = timeout
         transport.auth_timeout = timeout
-        _prefer_algorithms(transport, ctx.known, target)
+        _prefer_algorithms(transport, ctx.known_for(target)[0], target)
         event = threading.Event()
         transport.start_client(event=event, timeout=timeout)
         if not event.wait(timeout):
@@ -161,6 +205,8 @@ def connect(
             raise exc if exc is not None else paramiko.SSHException("key exchange failed")
         new_key = _check_host_key(ctx, target, transport.get_remote_server_key())
         _authenticate(ctx, target, transport)
+        if target.ssh.server_alive_interval:
+            transport.set_keepalive(max(1, int(target.ssh.server_alive_interval)))
     except BaseException:
         transport.close()
         raise
@@ -191,13 +237,18 @@ def _await_banner(sock: socket.socket, timeout: float) -> None:
         raise ConnectFailure(Status.UNREACHABLE, "connection closed before the SSH banner")
 
 
+def known_name(target: Target) -> str:
+    """How the host is named in known_hosts: HostKeyAlias when ssh_config sets one."""
+    return host_names(target.ssh.host_key_alias or target.address, target.port)
+
+
 def _prefer_algorithms(transport: paramiko.Transport, known: KnownHosts, target: Target) -> None:
     """Ask for the host key type we already know (as OpenSSH does), and cheap algorithms."""
     opts = transport.get_security_options()
     opts.kex = _first(PREFERRED_KEX, opts.kex)
     opts.ciphers = _first(PREFERRED_CIPHERS, opts.ciphers)
     opts.digests = _first(PREFERRED_MACS, opts.digests)
-    types = known.known_types(host_names(target.address, target.port))
+    types = known.known_types(known_name(target))
     if "ssh-rsa" in types:
         types += ["rsa-sha2-512", "rsa-sha2-256"]
     if types:
@@ -212,12 +263,13 @@ def _first(wanted: Sequence[str], available: Sequence[str]) -> tuple[str, ...]:
 
 def _check_host_key(ctx: SSHContext, target: Target, key: paramiko.PKey) -> HostKey | None:
     """Apply the host key policy; returns the key to learn (accept-new) for the parent to write."""
-    policy = ctx.options.host_key_policy
+    policy = ctx.options.host_key_policy or target.ssh.host_key_policy or HostKeyPolicy.STRICT
     if policy is HostKeyPolicy.IGNORE:
         return None
-    name = host_names(target.address, target.port)
+    name = known_name(target)
     keytype, blob = key.get_name(), key.get_base64()
-    entries = ctx.known.lookup(name)
+    known, learn_to = ctx.known_for(target)
+    entries = known.lookup(name)
     if any(e.marker == "@revoked" and e.key == blob for e in entries):
         raise ConnectFailure(Status.HOSTKEY, f"host key for {name} is marked @revoked")
     trusted = [e for e in entries if not e.marker]
@@ -230,7 +282,7 @@ def _check_host_key(ctx: SSHContext, target: Target, key: paramiko.PKey) -> Host
             f"(server offered {keytype} {key.fingerprint}); possible man-in-the-middle",
         )
     if policy is HostKeyPolicy.ACCEPT_NEW:
-        return HostKey(name, keytype, blob)
+        return HostKey(name, keytype, blob, learn_to)
     raise ConnectFailure(
         Status.HOSTKEY,
         f"unknown host key for {name} ({keytype} {key.fingerprint}); "
@@ -271,14 +323,15 @@ def _candidate_keys(ctx: SSHContext, target: Target) -> list[tuple[str, paramiko
     found: list[tuple[str, paramiko.PKey | str]] = []
     for path in target.key_files:
         found.append((path, _load_key(ctx, path)))
-    if opts.allow_agent and os.environ.get("SSH_AUTH_SOCK"):
+    only = target.ssh.identities_only  # IdentitiesOnly: the named files and nothing else
+    if opts.allow_agent and not only and os.environ.get("SSH_AUTH_SOCK"):
         if ctx.agent_keys is None:
             try:
                 ctx.agent_keys = tuple(paramiko.Agent().get_keys())
             except (paramiko.SSHException, OSError):
                 ctx.agent_keys = ()
         found.extend((f"agent:{k.get_name()}", k) for k in ctx.agent_keys)
-    if opts.look_for_keys and not target.key_files:
+    if opts.look_for_keys and not target.key_files and not only:
         home = Path("~/.ssh").expanduser()
         for name in DEFAULT_IDENTITIES:
             identity = home / name

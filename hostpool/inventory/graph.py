@@ -196,7 +196,11 @@ class Inventory:
         defaults: HostDefaults = HostDefaults(),
     ) -> list[Target]:
         names = patterns.select_names(self, pattern, limit)
-        return Resolver(self, defaults).targets(names)
+        resolver = Resolver(self, defaults)
+        try:
+            return resolver.targets(names)
+        finally:
+            self.warnings += resolver.warnings
 
     def describe(
         self,
@@ -205,4 +209,8 @@ class Inventory:
         defaults: HostDefaults = HostDefaults(),
     ) -> list[dict[str, object]]:
         names = patterns.select_names(self, pattern, limit)
-        return Resolver(self, defaults).describe(names)
+        resolver = Resolver(self, defaults)
+        try:
+            return resolver.describe(names)
+        finally:
+            self.warnings += resolver.warnings

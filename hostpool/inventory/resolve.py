@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from hostpool.errors import ConfigError
-from hostpool.inventory import values
+from hostpool.inventory import sshsettings, values
 from hostpool.inventory.sshconfig import SSHConfig, SSHHostOptions, expand_tokens
 from hostpool.inventory.validate import (
     SETTING_VARS,
@@ -42,6 +42,7 @@ class HostDefaults:
     key_file: str | None = None
     port: int | None = None
     ssh_config: str | None = "~/.ssh/config"  # None disables; a missing file is fine
+    ssh_config_exec: bool = False  # evaluate `Match exec` (runs a local command per host)
 
 
 class Resolver:
@@ -52,10 +53,12 @@ class Resolver:
     def __init__(self, inventory: Inventory, defaults: HostDefaults) -> None:
         self.inventory = inventory
         self.defaults = _checked_defaults(defaults)
-        self.ssh_config = _load_ssh_config(defaults.ssh_config)
+        self.ssh_config = _load_ssh_config(defaults.ssh_config, defaults.ssh_config_exec)
         self.local_user = _local_user()
         self.home = os.path.expanduser("~")
         self.local_host = socket.gethostname().split(".")[0]
+        self.warnings: list[str] = []  # ssh_config keywords read but not honoured
+        self._lookups: dict[str, SSHHostOptions] = {}
 
     def targets(self, names: list[str]) -> list[Target]:
         resolved = [self._resolve(name) for name in names]
@@ -80,6 +83,11 @@ class Resolver:
             _, resolved = self._resolve(name)
             if isinstance(resolved, Target):
                 entry = describe_target(resolved)
+                lookup = self._lookups.get(name)
+                entry["ssh_config"] = {
+                    key: [{"value": o.value, "origin": o.origin} for o in options]
+                    for key, options in (lookup.options.items() if lookup else ())
+                }
             else:
                 entry = {"name": name, "unservable": resolved, "groups": self._groups(name)}
                 entry["vars"] = self.inventory.host_vars(name)
@@ -116,7 +124,15 @@ class Resolver:
     ) -> Target:
         connection = Connection(settings.get("connection", Connection.SSH.value))
         lookup_name = settings.get("host", name)
-        ssh = self.ssh_config.lookup(lookup_name) if connection is Connection.SSH else None
+        login = settings.get("user") or self.defaults.user  # what `ssh -l` would pass
+        ssh = None
+        if connection is Connection.SSH:
+            ssh = self.ssh_config.lookup(lookup_name, user=login, local_user=self.local_user)
+            self._lookups[name] = ssh
+            warnings, problem = sshsettings.unsupported(ssh)
+            self.warnings += warnings
+            if problem:
+                raise ConfigError(problem)
         address = settings.get("host") or _ssh_hostname(ssh, lookup_name, name)
         if "host" not in settings and not is_valid_host_name(unbracket(address)):
             raise ConfigError(f"{address!r} is not a host name or address hostpool connects to")
@@ -134,6 +150,7 @@ class Resolver:
         }
         keys += _ssh_identity_files(ssh, tokens, name)
         return Target(
+            ssh=sshsettings.settings(ssh, {**tokens, "h": unbracket(address)}),
             name=name,
             address=unbracket(address),
             port=port,
@@ -166,8 +183,8 @@ def _checked_defaults(defaults: HostDefaults) -> HostDefaults:
     return defaults
 
 
-def _load_ssh_config(path: str | None) -> SSHConfig:
-    return SSHConfig.empty() if path is None else SSHConfig.load(path)
+def _load_ssh_config(path: str | None, allow_exec: bool) -> SSHConfig:
+    return SSHConfig.empty() if path is None else SSHConfig.load(path, allow_exec=allow_exec)
 
 
 def _local_user() -> str:
@@ -181,7 +198,7 @@ def _ssh_hostname(ssh: SSHHostOptions | None, lookup_name: str, host: str) -> st
     option = ssh.first("hostname") if ssh else None
     if option is None:
         return lookup_name
-    address = unbracket(expand_tokens(option.value, {"h": lookup_name}, option.origin))
+    address = unbracket(option.value)  # %h and %% were expanded as the config was read
     if not is_valid_host_name(address):
         raise ConfigError(
             f"{option.origin}: ssh_config HostName {address!r} for host {host!r}"
@@ -252,4 +269,7 @@ def describe_target(target: Target) -> dict[str, object]:
         "proxy_jump": target.proxy_jump,
         "groups": list(target.groups),
         "vars": dict(target.vars),
+        "ssh": {
+            field: getattr(target.ssh, field) for field in target.ssh.__dataclass_fields__
+        },
     }

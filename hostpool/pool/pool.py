@@ -14,6 +14,7 @@ import enum
 import os
 import threading
 from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
 from typing import TypeVar
 
 from hostpool import known_hosts, transfer
@@ -131,7 +132,14 @@ class Pool:
         )
 
     def _learn(self, keys: list[HostKey]) -> None:
-        known_hosts.learn(known_hosts.known_hosts_path(self.options.known_hosts), keys)
+        """accept-new: each key to its host's known_hosts file (the run's by default)."""
+        default = known_hosts.known_hosts_path(self.options.known_hosts)
+        by_file: dict[Path, list[HostKey]] = {}
+        for key in keys:
+            path = Path(key.file).expanduser() if key.file else default
+            by_file.setdefault(path, []).append(key)
+        for path, batch in by_file.items():
+            known_hosts.learn(path, batch)
 
     # -- lifecycle ------------------------------------------------------------------------
     def __enter__(self) -> Pool:

@@ -49,7 +49,7 @@ def test_identity_files_accumulate_in_order() -> None:
         ("*.example.com !bad.example.com", "good.example.com", True),
         ("*.example.com !bad.example.com", "bad.example.com", False),
         ("!bad", "good", False),  # a negation alone never matches
-        ("WEB1", "web1", True),  # case-insensitive
+        ("WEB1", "web1", False),  # OpenSSH lowercases the host, not the pattern
         ("web[1]", "web1", False),  # '[' is literal in ssh_config
         ("web[1]", "web[1]", True),
         ("10.0.*", "10.0.3.4", True),
