@@ -63,6 +63,20 @@ class SSHSettings:
     global_known_hosts: tuple[str, ...] = ()
     host_key_policy: HostKeyPolicy | None = None  # StrictHostKeyChecking, if set
     host_key_alias: str | None = None
+    certificate_files: tuple[str, ...] = ()  # CertificateFile, tokens expanded
+
+
+class BecomeMethod(enum.StrEnum):
+    SUDO = "sudo"
+
+
+@dataclass(frozen=True, slots=True)
+class Become:
+    """Privilege escalation for a host (Ansible's ansible_become*): sudo to ``user``."""
+
+    user: str | None = None  # None: root
+    method: BecomeMethod = BecomeMethod.SUDO
+    password: str | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,8 +91,10 @@ class Target:
     key_files: tuple[str, ...] = ()
     proxy_jump: str | None = None
     groups: tuple[str, ...] = ()
-    vars: tuple[tuple[str, VarValue], ...] = ()
+    vars: tuple[tuple[str, VarValue], ...] = field(default=(), repr=False)
     ssh: SSHSettings = SSHSettings()
+    password: str | None = field(default=None, repr=False)  # ansible_password
+    become: Become | None = None  # ansible_become
 
     def var(self, key: str, default: VarValue = None) -> VarValue:
         for k, v in self.vars:
@@ -102,8 +118,11 @@ class SSHOptions:
     known_hosts: tuple[str, ...] = ()  # empty = ~/.ssh/known_hosts
     look_for_keys: bool = True
     allow_agent: bool = True
-    sudo: bool = False  # default for Exec actions
-    sudo_password: str | None = field(default=None, repr=False)
+    sudo: bool = False  # default for Exec actions (--sudo / --become)
+    sudo_password: str | None = field(default=None, repr=False)  # the become password
+    become_user: str | None = None  # sudo -u USER; None: root (or the host's)
+    password: str | None = field(default=None, repr=False)  # login password (--ask-pass)
+    key_passphrase: str | None = field(default=None, repr=False)  # --ask-key-pass
     env: tuple[tuple[str, str], ...] = ()  # exported before every Exec command
     output_limit: int = DEFAULT_OUTPUT_LIMIT
     reuse_connections: bool = True

@@ -110,8 +110,10 @@ class SSHLab:
                 self.proc.wait()
 
 
-def start_lab(root: Path, n_addresses: int = 4) -> SSHLab:
-    """Keys, config, known_hosts, then sshd; returns once every address shows a banner."""
+def start_lab(root: Path, n_addresses: int = 4, overrides: str = "") -> SSHLab:
+    """Keys, config, known_hosts, then sshd; returns once every address shows a banner.
+
+    ``overrides`` go first in sshd_config (sshd keeps the first value it reads)."""
     root.mkdir(parents=True, exist_ok=True)
     os.chmod(root, 0o700)
     host_key = keygen(root / "ssh_host_ed25519_key", "hostpool-test-host")
@@ -125,7 +127,8 @@ def start_lab(root: Path, n_addresses: int = 4) -> SSHLab:
     config = root / "sshd_config"
     listen = "\n".join(f"ListenAddress {a}:{port}" for a in addresses)
     config.write_text(
-        f"""{listen}
+        f"""{overrides}
+{listen}
 HostKey {host_key}
 PidFile none
 AuthorizedKeysFile {authorized}

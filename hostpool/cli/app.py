@@ -43,13 +43,25 @@ app = typer.Typer(
 @run_command(app, "exec")
 def exec_(
     command: Annotated[str, typer.Argument(help="Shell command to run on every host.")],
-    sudo: Annotated[bool, typer.Option("--sudo", help="Run the command through sudo.")] = False,
+    sudo: Annotated[
+        bool, typer.Option("--sudo", "--become", help="Run the command through sudo.")
+    ] = False,
+    become_user: Annotated[
+        str | None, typer.Option("--become-user", help="sudo -u USER (implies --become).")
+    ] = None,
     ask_sudo_pass: Annotated[
-        bool, typer.Option("--ask-sudo-pass", help="Prompt once for the sudo password.")
+        bool,
+        typer.Option(
+            "--ask-sudo-pass", "--ask-become-pass", help="Prompt once for the sudo password."
+        ),
     ] = False,
     sudo_pass_file: Annotated[
         str | None,
-        typer.Option("--sudo-pass-file", help="Read the sudo password from this file (CI)."),
+        typer.Option(
+            "--sudo-pass-file",
+            "--become-pass-file",
+            help="Read the sudo password from this file (CI).",
+        ),
     ] = None,
     env: Annotated[
         list[str] | None, typer.Option("--env", help="K=V exported before the command.")
@@ -66,14 +78,17 @@ def exec_(
     flags: RunFlags,
 ) -> None:
     """Run COMMAND on every selected host and report one line per host."""
-    password = session.sudo_password(ask_sudo_pass, sudo_pass_file)
+    password = session.secret(
+        ask_sudo_pass, sudo_pass_file, "sudo password: ", "--ask-sudo-pass", "--sudo-pass-file"
+    )
     options = engine_options(engine, address=ray_address, resources=ray_resource or ())
     action = Exec(command, env=session.parse_env(env or []))
     code = session.execute(
         flags,
         action,
-        sudo=sudo or password is not None,
+        sudo=sudo or password is not None or become_user is not None,
         password=password,
+        become_user=session.checked_user(become_user),
         engine=engine,
         engine_options=options,
     )

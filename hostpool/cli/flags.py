@@ -70,6 +70,10 @@ class RunFlags:
     key: str | None
     ssh_config: str
     ssh_config_exec: bool
+    ask_pass: bool
+    pass_file: str | None
+    ask_key_pass: bool
+    key_pass_file: str | None
     connect_timeout: float
     timeout: float | None
     max_tasks_per_worker: int | None
@@ -119,6 +123,19 @@ def _run_flags(
     key: KeyOpt = None,
     ssh_config: SSHConfigOpt = "~/.ssh/config",
     ssh_config_exec: SSHConfigExecOpt = False,
+    ask_pass: Annotated[
+        bool, typer.Option("--ask-pass", help="Prompt once for the SSH login password.")
+    ] = False,
+    pass_file: Annotated[
+        str | None, typer.Option("--pass-file", help="Read the SSH password from this file.")
+    ] = None,
+    ask_key_pass: Annotated[
+        bool, typer.Option("--ask-key-pass", help="Prompt once for the private key passphrase.")
+    ] = False,
+    key_pass_file: Annotated[
+        str | None,
+        typer.Option("--key-pass-file", help="Read the key passphrase from this file (CI)."),
+    ] = None,
     connect_timeout: Annotated[
         float,
         typer.Option("--connect-timeout", min=0.1, help="Seconds for TCP, banner, kex, auth."),

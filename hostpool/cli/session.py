@@ -48,12 +48,20 @@ def ssh_config_path(value: str) -> str | None:
     return None if value.lower() == "none" else value
 
 
-def sudo_password(ask: bool, password_file: str | None) -> str | None:
+def checked_user(user: str | None) -> str | None:
+    if user is not None and not inventory.is_valid_user(user):
+        raise UsageError(f"--become-user: invalid user name {user!r}")
+    return user
+
+
+def secret(
+    ask: bool, password_file: str | None, prompt: str, ask_flag: str, file_flag: str
+) -> str | None:
     """From the terminal (once) or a file for CI; never from argv or the environment."""
     if ask and password_file:
-        raise UsageError("--ask-sudo-pass and --sudo-pass-file exclude each other")
+        raise UsageError(f"{ask_flag} and {file_flag} exclude each other")
     if ask:
-        return getpass.getpass("sudo password: ")
+        return getpass.getpass(prompt)
     if password_file:
         try:
             text = Path(password_file).read_text()
@@ -100,6 +108,7 @@ def execute(
     *,
     sudo: bool = False,
     password: str | None = None,
+    become_user: str | None = None,
     engine: Engine = Engine.LOCAL,
     engine_options: EngineOptions = EngineOptions(),
 ) -> int:
@@ -118,6 +127,17 @@ def execute(
         known_hosts=tuple(flags.known_hosts or ()),
         sudo=sudo,
         sudo_password=password,
+        become_user=become_user,
+        password=secret(
+            flags.ask_pass, flags.pass_file, "SSH password: ", "--ask-pass", "--pass-file"
+        ),
+        key_passphrase=secret(
+            flags.ask_key_pass,
+            flags.key_pass_file,
+            "key passphrase: ",
+            "--ask-key-pass",
+            "--key-pass-file",
+        ),
         output_limit=flags.output_limit,
     )
     policy = RunPolicy(

@@ -11,16 +11,15 @@ from __future__ import annotations
 import contextlib
 import getpass
 import hmac
-import os
 import socket
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import paramiko
 
 from hostpool.connectors.base import ConnectFailure
+from hostpool.connectors.ssh_auth import authenticate
 from hostpool.known_hosts import KnownHosts, host_names
 from hostpool.models import HostKey, HostKeyPolicy, SSHOptions, Status, Target
 
@@ -39,7 +38,6 @@ PREFERRED_KEX = (
 # AES-GCM authenticates inside the cipher: no per-packet HMAC computed and compared in Python.
 PREFERRED_CIPHERS = ("aes128-gcm@openssh.com", "aes256-gcm@openssh.com", "aes128-ctr", "aes256-ctr")
 PREFERRED_MACS = ("hmac-sha2-256-etm@openssh.com", "hmac-sha2-256", "hmac-sha2-512")
-DEFAULT_IDENTITIES = ("id_ed25519", "id_ecdsa", "id_rsa")
 
 # paramiko compares MACs with a byte-by-byte Python loop; the stdlib's C comparison is
 # equally constant-time and costs nothing next to it.
@@ -204,7 +202,7 @@ def connect(
             exc = transport.get_exception()
             raise exc if exc is not None else paramiko.SSHException("key exchange failed")
         new_key = _check_host_key(ctx, target, transport.get_remote_server_key())
-        _authenticate(ctx, target, transport)
+        authenticate(ctx, target, transport)
         if target.ssh.server_alive_interval:
             transport.set_keepalive(max(1, int(target.ssh.server_alive_interval)))
     except BaseException:
@@ -288,76 +286,6 @@ def _check_host_key(ctx: SSHContext, target: Target, key: paramiko.PKey) -> Host
         f"unknown host key for {name} ({keytype} {key.fingerprint}); "
         "add it to known_hosts or run with --accept-new",
     )
-
-
-def _authenticate(ctx: SSHContext, target: Target, transport: paramiko.Transport) -> None:
-    user = target.user or _local_user()
-    tried: list[str] = []
-    errors: list[str] = []
-    for label, pkey in _candidate_keys(ctx, target):
-        if isinstance(pkey, str):
-            errors.append(f"{label}: {pkey}")
-            continue
-        tried.append(label)
-        try:
-            transport.auth_publickey(user, pkey)
-        except paramiko.AuthenticationException as exc:
-            if isinstance(exc, paramiko.BadAuthenticationType):
-                allowed = ",".join(exc.allowed_types)
-                raise ConnectFailure(
-                    Status.AUTH,
-                    f"server does not accept public keys for {user} (allows: {allowed})",
-                ) from exc
-            continue
-        if transport.is_authenticated():
-            return
-    detail = f"tried {', '.join(tried)}" if tried else "no usable key"
-    if errors:
-        detail += "; " + "; ".join(errors)
-    raise ConnectFailure(Status.AUTH, f"authentication failed for {user}: {detail}")
-
-
-def _candidate_keys(ctx: SSHContext, target: Target) -> list[tuple[str, paramiko.PKey | str]]:
-    """Explicit keys first, then the agent, then default identities (OpenSSH's order)."""
-    opts = ctx.options
-    found: list[tuple[str, paramiko.PKey | str]] = []
-    for path in target.key_files:
-        found.append((path, _load_key(ctx, path)))
-    only = target.ssh.identities_only  # IdentitiesOnly: the named files and nothing else
-    if opts.allow_agent and not only and os.environ.get("SSH_AUTH_SOCK"):
-        if ctx.agent_keys is None:
-            try:
-                ctx.agent_keys = tuple(paramiko.Agent().get_keys())
-            except (paramiko.SSHException, OSError):
-                ctx.agent_keys = ()
-        found.extend((f"agent:{k.get_name()}", k) for k in ctx.agent_keys)
-    if opts.look_for_keys and not target.key_files and not only:
-        home = Path("~/.ssh").expanduser()
-        for name in DEFAULT_IDENTITIES:
-            identity = home / name
-            if identity.is_file():
-                loaded = _load_key(ctx, str(identity))
-                if not isinstance(loaded, str):
-                    found.append((str(identity), loaded))
-    return found
-
-
-def _load_key(ctx: SSHContext, path: str) -> paramiko.PKey | str:
-    """Parse each key file once per worker; a parse error is remembered as its message."""
-    cached = ctx.pkeys.get(path)
-    if cached is not None:
-        return cached
-    loaded: paramiko.PKey | str
-    try:
-        loaded = paramiko.PKey.from_path(Path(path).expanduser())
-    except paramiko.PasswordRequiredException:
-        loaded = "key is encrypted; load it into ssh-agent"
-    except FileNotFoundError:
-        loaded = "key file not found"
-    except (paramiko.SSHException, OSError, ValueError) as exc:
-        loaded = f"cannot load key: {exc}"
-    ctx.pkeys[path] = loaded
-    return loaded
 
 
 def _local_user() -> str:

@@ -28,10 +28,16 @@ from hostpool.inventory.validate import (
     proxy_jump_problem,
     unbracket,
 )
-from hostpool.models import Connection, Target, VarValue
+from hostpool.models import Become, Connection, Target, VarValue
 
 if TYPE_CHECKING:
     from hostpool.inventory.graph import Inventory
+
+
+# Ansible's names; where several are set the last one wins, as in Ansible.
+PASSWORD_VARS = ("ansible_password", "ansible_ssh_pass", "ansible_ssh_password")
+BECOME_PASSWORD_VARS = ("ansible_become_pass", "ansible_become_password")
+SECRET_VARS = frozenset((*PASSWORD_VARS, *BECOME_PASSWORD_VARS, "ansible_sudo_pass"))
 
 
 @dataclass(frozen=True)
@@ -59,6 +65,7 @@ class Resolver:
         self.local_host = socket.gethostname().split(".")[0]
         self.warnings: list[str] = []  # ssh_config keywords read but not honoured
         self._lookups: dict[str, SSHHostOptions] = {}
+        self._warned_plaintext = False
 
     def targets(self, names: list[str]) -> list[Target]:
         resolved = [self._resolve(name) for name in names]
@@ -90,7 +97,10 @@ class Resolver:
                 }
             else:
                 entry = {"name": name, "unservable": resolved, "groups": self._groups(name)}
-                entry["vars"] = self.inventory.host_vars(name)
+                entry["vars"] = {
+                    k: ("********" if k in SECRET_VARS else v)
+                    for k, v in self.inventory.host_vars(name).items()
+                }
             entry["source"] = self.inventory.hosts[name].source
             described.append(entry)
         return described
@@ -115,9 +125,43 @@ class Resolver:
                 return name, f"{present[-1]}: {problem}"
             settings[setting] = normalized
         try:
-            return name, self._target(name, settings, variables)
+            target = self._target(name, settings, variables)
+            password, become = self._secrets(name, variables, context)
+            return name, replace(target, password=password, become=become)
         except ConfigError as exc:
             return name, str(exc)
+
+    def _secrets(
+        self, name: str, variables: dict[str, VarValue], context: dict[str, VarValue]
+    ) -> tuple[str | None, Become | None]:
+        """ansible_password and ansible_become*: per host, through the pool's pipe only."""
+
+        def last(*keys: str) -> str | None:
+            present = [k for k in keys if k in variables]
+            if not present:
+                return None
+            value = values.resolve(variables[present[-1]], context)
+            if value is None:
+                raise ConfigError(f"{present[-1]} is a template hostpool cannot evaluate")
+            return values.text(value)
+
+        password = last(*PASSWORD_VARS)
+        if password is not None and not self._warned_plaintext:
+            self._warned_plaintext = True
+            self.warnings.append(
+                f"{self.inventory.hosts[name].source}: a login password is stored in the "
+                "inventory in plain text (prefer keys, or --ask-pass)"
+            )
+        enabled = last("ansible_become")
+        if enabled is None or enabled.lower() not in ("true", "yes", "1", "on"):
+            return password, None
+        method = last("ansible_become_method") or "sudo"
+        if method != "sudo":
+            raise ConfigError(f"ansible_become_method={method!r}: hostpool becomes with sudo only")
+        user = last("ansible_become_user")
+        if user is not None and not is_valid_user(user):
+            raise ConfigError(f"ansible_become_user: invalid user name {user!r}")
+        return password, Become(user=user, password=last(*BECOME_PASSWORD_VARS))
 
     def _target(
         self, name: str, settings: dict[str, str], variables: dict[str, VarValue]
@@ -268,8 +312,6 @@ def describe_target(target: Target) -> dict[str, object]:
         "key_files": list(target.key_files),
         "proxy_jump": target.proxy_jump,
         "groups": list(target.groups),
-        "vars": dict(target.vars),
-        "ssh": {
-            field: getattr(target.ssh, field) for field in target.ssh.__dataclass_fields__
-        },
+        "vars": {k: ("********" if k in SECRET_VARS else v) for k, v in target.vars},
+        "ssh": {field: getattr(target.ssh, field) for field in target.ssh.__dataclass_fields__},
     }

@@ -17,6 +17,7 @@ from hostpool.models import HostKeyPolicy, SSHSettings
 
 HONOURED = {
     "hostname", "port", "user", "identityfile", "proxyjump",  # read by resolve itself
+    "certificatefile",
     "identitiesonly", "proxycommand", "connecttimeout", "serveraliveinterval",
     "serveralivecountmax", "userknownhostsfile", "globalknownhostsfile",
     "stricthostkeychecking", "hostkeyalias",
@@ -109,4 +110,9 @@ def settings(ssh: SSHHostOptions | None, tokens: dict[str, str]) -> SSHSettings:
         global_known_hosts=_files(ssh, "globalknownhostsfile", tokens) or (),
         host_key_policy=policy,
         host_key_alias=alias.value if alias else None,
+        certificate_files=tuple(
+            os.path.expanduser(expand_tokens(o.value, tokens, o.origin))
+            for o in ssh.all("certificatefile")
+            if o.value.lower() != "none"
+        ),
     )

@@ -33,17 +33,20 @@ class SudoWrap:
     The random token keeps remote output from faking either.
     """
 
-    def __init__(self, with_password: bool) -> None:
+    def __init__(self, with_password: bool, user: str | None = None) -> None:
         token = secrets.token_hex(6)
         self.with_password = with_password
+        self.user = ["-u", shlex.quote(user)] if user else []  # validated upstream, quoted
         self.prompt = f"{SUDO_PROMPT_PREFIX}{token}]"
         self.ready = f"{SUDO_READY_PREFIX}{token}"
 
     def wrap(self, command: str) -> str:
+        user = " ".join(self.user)
+        target = f" {user}" if user else ""
         if not self.with_password:
-            return f"sudo -n -- sh -c {shlex.quote(command)}"
+            return f"sudo -n{target} -- sh -c {shlex.quote(command)}"
         inner = f"echo {self.ready}; {command}"
-        return f"sudo -S -p {shlex.quote(self.prompt)} -- sh -c {shlex.quote(inner)}"
+        return f"sudo -S -p {shlex.quote(self.prompt)}{target} -- sh -c {shlex.quote(inner)}"
 
 
 def compose(command: str, env: tuple[tuple[str, str], ...], sudo: SudoWrap | None) -> str:

@@ -206,12 +206,15 @@ def _act(state: WorkerState, conn: Connector, task: Task) -> HostResult:
 
 def _exec(state: WorkerState, conn: Connector, task: Task, action: Exec) -> HostResult:
     opts = state.options
-    use_sudo = opts.sudo if action.sudo is None else action.sudo
-    sudo = SudoWrap(with_password=opts.sudo_password is not None) if use_sudo else None
+    become = task.target.become
+    use_sudo = (opts.sudo or become is not None) if action.sudo is None else action.sudo
+    password = (become.password if become else None) or opts.sudo_password
+    user = (become.user if become else None) or opts.become_user
+    sudo = SudoWrap(with_password=password is not None, user=user) if use_sudo else None
     out = Output(
         opts.output_limit,
         sudo=sudo,
-        password=opts.sudo_password,
+        password=password,
         events=state.events if task.stream else None,
         seq=task.seq,
         host=task.target.name,
