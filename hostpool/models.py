@@ -64,6 +64,7 @@ class SSHSettings:
     host_key_policy: HostKeyPolicy | None = None  # StrictHostKeyChecking, if set
     host_key_alias: str | None = None
     certificate_files: tuple[str, ...] = ()  # CertificateFile, tokens expanded
+    identity_agent: str | None = None  # IdentityAgent socket; "" is none; None: SSH_AUTH_SOCK
 
 
 class BecomeMethod(enum.StrEnum):

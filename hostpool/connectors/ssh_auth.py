@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import getpass
 import os
+import socket
 import stat
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -93,7 +94,7 @@ def _password(
 def candidate_keys(ctx: SSHContext, target: Target) -> list[tuple[str, paramiko.PKey | str]]:
     """Explicit keys first, then the agent, then default identities (OpenSSH's order)."""
     opts = ctx.options
-    agent = _agent_keys(ctx) if opts.allow_agent else ()
+    agent = _agent_keys(ctx, target) if opts.allow_agent else ()
     held = {k.get_base64() for k in agent}
     found: list[tuple[str, paramiko.PKey | str]] = []
     only = target.ssh.identities_only  # IdentitiesOnly: the named files and nothing else
@@ -120,15 +121,26 @@ def candidate_keys(ctx: SSHContext, target: Target) -> list[tuple[str, paramiko.
     return found
 
 
-def _agent_keys(ctx: SSHContext) -> tuple[paramiko.AgentKey, ...]:
-    if ctx.agent_keys is None:
-        ctx.agent_keys = ()
-        if os.environ.get("SSH_AUTH_SOCK"):
-            try:
-                ctx.agent_keys = tuple(paramiko.Agent().get_keys())
-            except (paramiko.SSHException, OSError):
-                ctx.agent_keys = ()
-    return ctx.agent_keys
+def _agent_keys(ctx: SSHContext, target: Target) -> tuple[paramiko.AgentKey, ...]:
+    """The keys of the host's agent (IdentityAgent, else SSH_AUTH_SOCK), once per socket."""
+    path = target.ssh.identity_agent
+    if path is None:
+        path = os.environ.get("SSH_AUTH_SOCK", "")
+    if not path:
+        return ()
+    if path not in ctx.agent_keys:
+        ctx.agent_keys[path] = ()
+        try:
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            sock.settimeout(ctx.options.connect_timeout)
+            sock.connect(path)
+            agent = paramiko.Agent.__new__(paramiko.Agent)
+            paramiko.agent.AgentSSH.__init__(agent)
+            agent._connect(sock)  # type: ignore[attr-defined]
+            ctx.agent_keys[path] = tuple(agent.get_keys())
+        except (paramiko.SSHException, OSError):
+            pass  # no agent there: nothing to offer from it
+    return ctx.agent_keys[path]
 
 
 def _public_blob(path: str) -> str:

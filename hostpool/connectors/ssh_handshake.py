@@ -51,7 +51,7 @@ class SSHContext:
     options: SSHOptions
     known: KnownHosts
     pkeys: dict[str, paramiko.PKey | str] = field(default_factory=dict)
-    agent_keys: tuple[paramiko.AgentKey, ...] | None = None
+    agent_keys: dict[str, tuple[paramiko.AgentKey, ...]] = field(default_factory=dict)
 
     files: dict[tuple[str, ...], KnownHosts] = field(default_factory=dict)
 

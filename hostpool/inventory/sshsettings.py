@@ -17,7 +17,7 @@ from hostpool.models import HostKeyPolicy, SSHSettings
 
 HONOURED = {
     "hostname", "port", "user", "identityfile", "proxyjump",  # read by resolve itself
-    "certificatefile",
+    "certificatefile", "identityagent",
     "identitiesonly", "proxycommand", "connecttimeout", "serveraliveinterval",
     "serveralivecountmax", "userknownhostsfile", "globalknownhostsfile",
     "stricthostkeychecking", "hostkeyalias",
@@ -97,6 +97,16 @@ def settings(ssh: SSHHostOptions | None, tokens: dict[str, str]) -> SSHSettings:
             raise ConfigError(f"{proxy.origin}: ProxyCommand: {exc}") from None
         if not argv or argv[0].startswith("-"):
             raise ConfigError(f"{proxy.origin}: ProxyCommand {command!r} is not a command")
+    agent = ssh.first("identityagent")
+    agent_socket = None
+    if agent is not None:
+        value = agent.value
+        if value.lower() == "none":
+            agent_socket = ""
+        elif value == "SSH_AUTH_SOCK" or value.startswith("$"):
+            agent_socket = os.environ.get(value.lstrip("$"), "")
+        else:
+            agent_socket = os.path.expanduser(expand_tokens(value, tokens, agent.origin))
     identities_only = ssh.first("identitiesonly")
     count = ssh.first("serveralivecountmax")
     alias = ssh.first("hostkeyalias")
@@ -110,6 +120,7 @@ def settings(ssh: SSHHostOptions | None, tokens: dict[str, str]) -> SSHSettings:
         global_known_hosts=_files(ssh, "globalknownhostsfile", tokens) or (),
         host_key_policy=policy,
         host_key_alias=alias.value if alias else None,
+        identity_agent=agent_socket,
         certificate_files=tuple(
             os.path.expanduser(expand_tokens(o.value, tokens, o.origin))
             for o in ssh.all("certificatefile")

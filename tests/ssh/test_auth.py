@@ -273,3 +273,24 @@ def test_secrets_never_leak(ssh_lab: SSHLab, tmp_path: Path) -> None:
     files = [tmp_path / "j.xml", *sorted((tmp_path / "out").iterdir()), *state.rglob("*.json")]
     for text in (out, err, *(p.read_text() for p in files)):
         assert PASSPHRASE not in text and canary not in text
+
+
+def test_identity_agent_from_ssh_config(
+    ssh_lab: SSHLab, tmp_path: Path, agent: dict[str, str]
+) -> None:
+    key = tmp_path / "agent_only"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
+    with (ssh_lab.root / "authorized_keys").open("a") as fh:
+        fh.write(Path(f"{key}.pub").read_text())
+    env = {**os.environ, **agent}
+    subprocess.run(["ssh-add", str(key)], env=env, check=True, capture_output=True)
+    config = tmp_path / "ssh_config"
+    config.write_text(f"Host {ssh_lab.addresses[0]}\n  IdentityAgent {agent['SSH_AUTH_SOCK']}\n")
+    inv = inventory(ssh_lab, tmp_path / "inv.ini", None)
+    args = ("-i", str(inv), "--known-hosts", str(ssh_lab.known_hosts), "--ssh-config", str(config))
+    no_agent_env = {"SSH_AUTH_SOCK": ""}
+    done = run_cli("exec", *args, "-o", "json", "echo agent", cwd=tmp_path, env=no_agent_env)
+    assert done.returncode == 0, done.stdout + done.stderr
+    config.write_text(f"Host {ssh_lab.addresses[0]}\n  IdentityAgent none\n")
+    refused = run_cli("exec", *args, "-o", "json", "true", cwd=tmp_path, env=agent)
+    assert refused.returncode == 4  # IdentityAgent none: the agent is not asked
