@@ -12,6 +12,7 @@ from typing import Annotated
 
 import typer
 
+from hostpool import __version__
 from hostpool.cli import session
 from hostpool.cli.flags import (
     HostsOpt,
@@ -32,7 +33,7 @@ from hostpool.pool.engines import Engine, engine_options
 from hostpool.transfer import parse_mode
 
 app = typer.Typer(
-    add_completion=False,
+    add_completion=True,
     no_args_is_help=True,
     help="Run shell commands on many hosts at once over SSH, on a process pool.",
     pretty_exceptions_enable=False,
@@ -40,9 +41,28 @@ app = typer.Typer(
 )
 
 
-@run_command(app, "exec")
+def _version(show: bool) -> None:
+    if show:
+        typer.echo(f"hostpool {__version__}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _top(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Show the version."),
+    ] = False,
+) -> None:
+    """Run shell commands on many hosts at once over SSH, on a process pool."""
+
+
+@run_command(app, "exec", trailing=True)
 def exec_(
-    command: Annotated[str, typer.Argument(help="Shell command to run on every host.")],
+    command: Annotated[
+        list[str],
+        typer.Argument(help="Shell command to run on every host (the words after the options)."),
+    ],
     sudo: Annotated[
         bool, typer.Option("--sudo", "--become", help="Run the command through sudo.")
     ] = False,
@@ -77,12 +97,18 @@ def exec_(
     *,
     flags: RunFlags,
 ) -> None:
-    """Run COMMAND on every selected host and report one line per host."""
+    """Run COMMAND on every selected host and report one line per host.
+
+    \b
+    hostpool exec -i hosts.ini uptime
+    hostpool exec -i hosts.ini -H 'web:!web03' -f 64 -t 30 -- systemctl is-active nginx
+    hostpool exec -i 'deploy@web[01:04].example.com,' -o gather cat /etc/os-release
+    """
     password = session.secret(
         ask_sudo_pass, sudo_pass_file, "sudo password: ", "--ask-sudo-pass", "--sudo-pass-file"
     )
     options = engine_options(engine, address=ray_address, resources=ray_resource or ())
-    action = Exec(command, env=session.parse_env(env or []))
+    action = Exec(" ".join(command), env=session.parse_env(env or []))
     code = session.execute(
         flags,
         action,

@@ -18,8 +18,6 @@ from hostpool.output.modes import OutputMode
 from hostpool.output.terminal import Color
 from hostpool.pool.pool import StartMethod
 
-DEFAULT_INVENTORY = "inventories/local.ini"
-
 InventoryOpt = Annotated[
     list[str] | None,
     typer.Option(
@@ -28,31 +26,60 @@ InventoryOpt = Annotated[
         envvar="HOSTPOOL_INVENTORY",
         help="Inventory: an INI or YAML file, a directory, or a host list ('web1,web2:2222,'); "
         "repeat to merge several, in order.",
+        rich_help_panel="Selection",
     ),
 ]
 HostsOpt = Annotated[
     str,
-    typer.Option("-H", "--hosts", help="Host pattern: groups, hosts, globs, ~regex, a:&b, a:!b."),
+    typer.Option(
+        "-H",
+        "--hosts",
+        help="Host pattern: groups, hosts, globs, ~regex, a:&b, a:!b.",
+        rich_help_panel="Selection",
+    ),
 ]
 LimitOpt = Annotated[
-    str | None, typer.Option("-l", "--limit", help="Further limit the selected hosts by pattern.")
+    str | None,
+    typer.Option(
+        "-l",
+        "--limit",
+        help="Further limit the selected hosts by pattern.",
+        rich_help_panel="Selection",
+    ),
 ]
 UserOpt = Annotated[
-    str | None, typer.Option("-u", "--user", help="Login user where the inventory sets none.")
+    str | None,
+    typer.Option(
+        "-u",
+        "--user",
+        help="Login user where the inventory sets none.",
+        rich_help_panel="Connection",
+    ),
 ]
 KeyOpt = Annotated[
-    str | None, typer.Option("-k", "--key", help="Private key file where the inventory sets none.")
+    str | None,
+    typer.Option(
+        "-k",
+        "--key",
+        help="Private key file where the inventory sets none.",
+        rich_help_panel="Connection",
+    ),
 ]
 SSHConfigExecOpt = Annotated[
     bool,
     typer.Option(
         "--ssh-config-exec",
         help="Evaluate ssh_config 'Match exec' (runs its command once per host).",
+        rich_help_panel="Connection",
     ),
 ]
 SSHConfigOpt = Annotated[
     str,
-    typer.Option("--ssh-config", help="OpenSSH client config to honour ('none' to ignore it)."),
+    typer.Option(
+        "--ssh-config",
+        help="OpenSSH client config to honour ('none' to ignore it).",
+        rich_help_panel="Connection",
+    ),
 ]
 
 
@@ -104,10 +131,23 @@ def _run_flags(
         ),
     ] = None,
     rerun_failed: Annotated[
-        bool, typer.Option("--rerun-failed", help="Only the hosts that failed in the last run.")
+        bool,
+        typer.Option(
+            "--rerun-failed",
+            help="Only the hosts that failed in the last run.",
+            rich_help_panel="Selection",
+        ),
     ] = False,
     forks: Annotated[
-        int, typer.Option("-f", "--forks", min=1, max=4096, help="Hosts in flight at once.")
+        int,
+        typer.Option(
+            "-f",
+            "--forks",
+            min=1,
+            max=4096,
+            help="Hosts in flight at once.",
+            rich_help_panel="Execution",
+        ),
     ] = 32,
     processes: Annotated[
         int | None,
@@ -117,6 +157,7 @@ def _run_flags(
             max=4096,
             help="Worker processes of the Pool (default: CPU count); each drives its share "
             "of the hosts in flight.",
+            rich_help_panel="Advanced pool",
         ),
     ] = None,
     user: UserOpt = None,
@@ -124,70 +165,165 @@ def _run_flags(
     ssh_config: SSHConfigOpt = "~/.ssh/config",
     ssh_config_exec: SSHConfigExecOpt = False,
     ask_pass: Annotated[
-        bool, typer.Option("--ask-pass", help="Prompt once for the SSH login password.")
+        bool,
+        typer.Option(
+            "--ask-pass",
+            help="Prompt once for the SSH login password.",
+            rich_help_panel="Connection",
+        ),
     ] = False,
     pass_file: Annotated[
-        str | None, typer.Option("--pass-file", help="Read the SSH password from this file.")
+        str | None,
+        typer.Option(
+            "--pass-file",
+            help="Read the SSH password from this file.",
+            rich_help_panel="Connection",
+        ),
     ] = None,
     ask_key_pass: Annotated[
-        bool, typer.Option("--ask-key-pass", help="Prompt once for the private key passphrase.")
+        bool,
+        typer.Option(
+            "--ask-key-pass",
+            help="Prompt once for the private key passphrase.",
+            rich_help_panel="Connection",
+        ),
     ] = False,
     key_pass_file: Annotated[
         str | None,
-        typer.Option("--key-pass-file", help="Read the key passphrase from this file (CI)."),
+        typer.Option(
+            "--key-pass-file",
+            help="Read the key passphrase from this file (CI).",
+            rich_help_panel="Connection",
+        ),
     ] = None,
     connect_timeout: Annotated[
         float,
-        typer.Option("--connect-timeout", min=0.1, help="Seconds for TCP, banner, kex, auth."),
+        typer.Option(
+            "--connect-timeout",
+            min=0.1,
+            help="Seconds for TCP, banner, kex, auth.",
+            rich_help_panel="Connection",
+        ),
     ] = 10.0,
     timeout: Annotated[
-        float | None, typer.Option("-t", "--timeout", min=0.1, help="Seconds the command may run.")
+        float | None,
+        typer.Option(
+            "-t",
+            "--timeout",
+            min=0.1,
+            help="Seconds the command may run.",
+            rich_help_panel="Execution",
+        ),
     ] = None,
     max_tasks_per_worker: Annotated[
-        int | None, typer.Option("--max-tasks-per-worker", min=1, help="Pool maxtasksperchild.")
+        int | None,
+        typer.Option(
+            "--max-tasks-per-worker",
+            min=1,
+            help="Pool maxtasksperchild.",
+            rich_help_panel="Advanced pool",
+        ),
     ] = None,
     start_method: Annotated[
-        StartMethod, typer.Option("--start-method", help="How worker processes start.")
+        StartMethod,
+        typer.Option(
+            "--start-method", help="How worker processes start.", rich_help_panel="Advanced pool"
+        ),
     ] = StartMethod.FORKSERVER,
     known_hosts: Annotated[
-        list[str] | None, typer.Option("--known-hosts", help="known_hosts file (repeatable).")
+        list[str] | None,
+        typer.Option(
+            "--known-hosts", help="known_hosts file (repeatable).", rich_help_panel="Connection"
+        ),
     ] = None,
     accept_new: Annotated[
-        bool, typer.Option("--accept-new", help="Learn unknown host keys; changed keys still fail.")
+        bool,
+        typer.Option(
+            "--accept-new",
+            help="Learn unknown host keys; changed keys still fail.",
+            rich_help_panel="Connection",
+        ),
     ] = False,
     insecure_ignore_host_keys: Annotated[
-        bool, typer.Option("--insecure-ignore-host-keys", help="Do not check host keys at all.")
+        bool,
+        typer.Option(
+            "--insecure-ignore-host-keys",
+            help="Do not check host keys at all.",
+            rich_help_panel="Connection",
+        ),
     ] = False,
     retries: Annotated[
-        int, typer.Option("--retries", min=0, help="Retry hosts whose connection failed.")
+        int,
+        typer.Option(
+            "--retries",
+            min=0,
+            help="Retry hosts whose connection failed.",
+            rich_help_panel="Execution",
+        ),
     ] = 0,
     retry_delay: Annotated[
         float,
-        typer.Option("--retry-delay", min=0.0, help="Seconds before the first retry (doubles)."),
+        typer.Option(
+            "--retry-delay",
+            min=0.0,
+            help="Seconds before the first retry (doubles).",
+            rich_help_panel="Execution",
+        ),
     ] = 1.0,
     max_fail: Annotated[
-        int | None, typer.Option("--max-fail", min=1, help="Stop after this many failed hosts.")
+        int | None,
+        typer.Option(
+            "--max-fail",
+            min=1,
+            help="Stop after this many failed hosts.",
+            rich_help_panel="Execution",
+        ),
     ] = None,
-    fail_fast: Annotated[bool, typer.Option("--fail-fast", help="Same as --max-fail 1.")] = False,
-    maxrc: Annotated[
-        bool, typer.Option("--maxrc", help="Exit with the largest remote exit code.")
+    fail_fast: Annotated[
+        bool, typer.Option("--fail-fast", help="Same as --max-fail 1.", rich_help_panel="Execution")
     ] = False,
-    output: Annotated[OutputMode, typer.Option("-o", "--output", help="Output mode.")] = (
-        OutputMode.TABLE
-    ),
-    color: Annotated[Color, typer.Option("--color", help="Colour the human modes.")] = Color.AUTO,
+    maxrc: Annotated[
+        bool,
+        typer.Option(
+            "--maxrc", help="Exit with the largest remote exit code.", rich_help_panel="Execution"
+        ),
+    ] = False,
+    output: Annotated[
+        OutputMode, typer.Option("-o", "--output", help="Output mode.", rich_help_panel="Output")
+    ] = (OutputMode.TABLE),
+    color: Annotated[
+        Color, typer.Option("--color", help="Colour the human modes.", rich_help_panel="Output")
+    ] = Color.AUTO,
     junit_file: Annotated[
-        str | None, typer.Option("--junit-file", help="Also write JUnit XML to this file.")
+        str | None,
+        typer.Option(
+            "--junit-file", help="Also write JUnit XML to this file.", rich_help_panel="Output"
+        ),
     ] = None,
     out_dir: Annotated[
         str | None,
-        typer.Option("--out-dir", help="Write DIR/<host>.stdout, .stderr and .status files."),
+        typer.Option(
+            "--out-dir",
+            help="Write DIR/<host>.stdout, .stderr and .status files.",
+            rich_help_panel="Output",
+        ),
     ] = None,
     progress: Annotated[
-        bool, typer.Option("--progress/--no-progress", help="Live progress line on a terminal.")
+        bool,
+        typer.Option(
+            "--progress/--no-progress",
+            help="Live progress line on a terminal.",
+            rich_help_panel="Output",
+        ),
     ] = True,
     output_limit: Annotated[
-        int, typer.Option("--output-limit", min=1, help="Bytes kept per stream per host.")
+        int,
+        typer.Option(
+            "--output-limit",
+            min=1,
+            help="Bytes kept per stream per host.",
+            rich_help_panel="Output",
+        ),
     ] = DEFAULT_OUTPUT_LIMIT,
 ) -> RunFlags:
     return RunFlags(**locals())
@@ -197,7 +333,7 @@ _COMMON = inspect.signature(_run_flags, eval_str=True).parameters
 
 
 def run_command(
-    app: typer.Typer, name: str
+    app: typer.Typer, name: str, *, trailing: bool = False
 ) -> Callable[[Callable[..., None]], Callable[..., None]]:
     """Register a command whose signature is its own parameters plus the shared ones.
 
@@ -224,7 +360,9 @@ def run_command(
         command.__annotations__ = {p.name: p.annotation for p in params}
         command.__name__ = func.__name__
         command.__doc__ = func.__doc__
-        app.command(name)(command)
+        # trailing: options end at the first word, the rest is the command (as for ssh).
+        settings = {"allow_interspersed_args": False} if trailing else None
+        app.command(name, context_settings=settings)(command)
         return func
 
     return register

@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 from hostpool import inventory
-from hostpool.cli.flags import DEFAULT_INVENTORY, RunFlags
+from hostpool.cli.flags import RunFlags
 from hostpool.errors import Interrupted, UsageError
 from hostpool.inventory import HostDefaults, lastrun
 from hostpool.models import Action, HostKeyPolicy, SSHOptions, Target
@@ -71,12 +71,19 @@ def secret(
     return None
 
 
+BUILT_IN = "<built-in: localhost, connection=local>"
+
+
 def sources(given: list[str] | None) -> list[str]:
-    return list(given) if given else [DEFAULT_INVENTORY]
+    return list(given) if given else [BUILT_IN]
 
 
 def load(given: list[str] | None) -> inventory.Inventory:
-    return inventory.load(sources(given))
+    """Every ``-i``; with none (and no HOSTPOOL_INVENTORY), this machine itself, so
+    ``hostpool exec uptime`` works from any directory."""
+    if not given:
+        return inventory.parse_inventory("localhost ansible_connection=local\n", BUILT_IN)
+    return inventory.load(list(given))
 
 
 def warn(loaded: inventory.Inventory) -> None:

@@ -69,6 +69,8 @@ def _parse_dir(inventory: Inventory, path: Path) -> None:
 
 def _parse_file(inventory: Inventory, path: Path) -> None:
     source = str(path)
+    if not path.exists() and "/" not in source:
+        raise ConfigError(f"{source}: no such inventory file (for one host, write '{source},')")
     try:
         data = path.read_bytes()
     except OSError as exc:
@@ -99,13 +101,17 @@ def _parse_file(inventory: Inventory, path: Path) -> None:
 
 
 def parse_host_list_into(inventory: Inventory, text: str, source: str = "<host list>") -> None:
-    """Ansible's ``-i 'web1,web2:2222,'``: ungrouped hosts, no ranges, no variables."""
+    """``-i 'web1,deploy@web2:2222,db[01:03],'``: ungrouped hosts, as Ansible's host list
+    plus two of its advanced_host_list conveniences, ``user@`` and ranges."""
     expander = IniParser(inventory, source)
     for item in (s.strip() for s in text.split(",")):
         if not item:
             continue
-        names, port = expander._expand(item) if "[" not in item else ([item], None)
+        user, _, hostport = item.rpartition("@")
+        names, port = expander._expand(hostport)
         for name in names:
             host = inventory.add_host(name, "ungrouped", source)
             if port is not None:
                 host.vars["ansible_port"] = port
+            if user:
+                host.vars["ansible_user"] = user

@@ -49,6 +49,7 @@ class Session:
         self.mode = MODES[display.mode]
         self.out = stdout or sys.stdout
         err = stderr or sys.stderr
+        self.err = err
         color = use_color(display.color, isatty(self.out))
         self.view = View(color, StreamFormat(hosts, color=color), display.junit_file)
         self.progress = Progress(
@@ -56,14 +57,15 @@ class Session:
         )
         self._emitted: set[str] = set()
 
-    def _write(self, text: str) -> None:
+    def _write(self, text: str, *, diagnostic: bool = False) -> None:
+        stream = self.err if diagnostic and self.mode.diagnostics_to_stderr else self.out
         with self.progress.paused():
-            self.out.write(text + "\n")
-            self.out.flush()
+            stream.write(text + "\n")
+            stream.flush()
 
     # -- pool callbacks -----------------------------------------------------------------
     def on_line(self, host: str, stream: Stream, line: bytes) -> None:
-        self._write(self.view.stream.line(host, stream, line))
+        self._write(self.view.stream.line(host, stream, line), diagnostic=stream is Stream.STDERR)
 
     def on_result(self, result: HostResult) -> None:
         self.progress.update(result.ok)
@@ -74,7 +76,7 @@ class Session:
         if self.mode.per_host is not None:
             text = self.mode.per_host(self.view, result)
             if text is not None:
-                self._write(text)
+                self._write(text, diagnostic=True)
 
     # -- the end ------------------------------------------------------------------------
     def finish(self, report: Report) -> None:
@@ -86,4 +88,4 @@ class Session:
             files.write_out_dir(report, self.display.out_dir)
         if self.display.junit_file:
             Path(self.display.junit_file).write_text(machine.junit_xml(report) + "\n")
-        self._write(self.mode.final(self.view, report))
+        self._write(self.mode.final(self.view, report), diagnostic=True)

@@ -42,6 +42,7 @@ class Mode:
     per_host: Callable[[View, HostResult], str | None] | None = None
     live_lines: bool = False
     human: bool = True
+    diagnostics_to_stderr: bool = False  # stream: stdout carries only what hosts printed
 
 
 def _table(view: View, report: Report) -> str:
@@ -67,6 +68,7 @@ MODES: dict[OutputMode, Mode] = {
         final=lambda view, report: f"\n{report.summary()}",
         per_host=lambda view, result: view.stream.end(result),
         live_lines=True,
+        diagnostics_to_stderr=True,
     ),
     OutputMode.GATHER: Mode(final=_gather),
     OutputMode.JSON: Mode(

@@ -6,6 +6,7 @@ user sees must be what the host sent.
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Sequence
 
 from hostpool.models import HostResult
@@ -15,20 +16,31 @@ from hostpool.report import Report
 FIRST_LINE_WIDTH = 60
 
 
+def _lines(blob: bytes) -> list[str]:
+    return [line.strip() for line in sanitize(blob.decode("utf-8", "replace")).splitlines()]
+
+
 def first_line(result: HostResult, width: int = FIRST_LINE_WIDTH) -> str:
-    """The line a person most likely wants: the error, else output's first non-empty line."""
-    source = result.error or ""
-    if not source:
-        for blob in (result.stdout, result.stderr):
-            text = sanitize(blob.decode("utf-8", "replace"))
-            for line in text.splitlines():
-                if line.strip():
-                    source = line.strip()
-                    break
-            if source:
-                break
-    source = sanitize(source).replace("\t", " ")
-    return source if len(source) <= width else source[: width - 1] + "…"
+    """The line a person most likely wants (the error, else output's first non-empty
+    line), with ``(+N lines)`` when more is there; cut to ``width`` with a ``…`` mark."""
+    source, more = "", 0
+    if result.error:
+        source = sanitize(result.error)
+        more = sum(1 for blob in (result.stdout, result.stderr) for line in _lines(blob) if line)
+    else:
+        lines = [line for blob in (result.stdout, result.stderr) for line in _lines(blob) if line]
+        if lines:
+            source, more = lines[0], len(lines) - 1
+    source = source.replace("\t", " ")
+    suffix = f" (+{more} line{'s' if more != 1 else ''})" if more else ""
+    room = max(8, width - len(suffix))
+    cut = source if len(source) <= room else source[: room - 1] + "…"
+    return cut + suffix
+
+
+def table_width() -> int:
+    """The output column's room on this terminal (160 columns when not a terminal)."""
+    return shutil.get_terminal_size((160, 45)).columns
 
 
 def _tabulate(rows: Sequence[Sequence[object]], headers: Sequence[str]) -> str:
@@ -37,9 +49,12 @@ def _tabulate(rows: Sequence[Sequence[object]], headers: Sequence[str]) -> str:
     return tabulate(rows, headers=headers, tablefmt="simple", disable_numparse=True)
 
 
-def render_table(report: Report, *, color: bool = False, width: int = FIRST_LINE_WIDTH) -> str:
-    """One row per host; a ``tries`` column appears only when some host was retried."""
+def render_table(report: Report, *, color: bool = False, columns: int | None = None) -> str:
+    """One row per host; a ``tries`` column appears only when some host was retried.
+    Messages are never cut: one too long for its cell is printed whole under the table."""
     retried = any(r.attempts > 1 for r in report.results)
+    hosts = max((len(r.host) for r in report.results), default=4)
+    width = max(FIRST_LINE_WIDTH // 2, (columns or table_width()) - hosts - 40)
     rows = [
         [
             sanitize(r.host),
@@ -52,7 +67,13 @@ def render_table(report: Report, *, color: bool = False, width: int = FIRST_LINE
         for r in report.results
     ]
     headers = ["host", "status", "rc", "time", *(["tries"] if retried else []), "output"]
-    return f"{_tabulate(rows, headers)}\n\n{report.summary()}"
+    notes = [
+        f"{sanitize(r.host)}: {sanitize(r.error)}"
+        for r in report.results
+        if r.error and sanitize(r.error) not in first_line(r, width)
+    ]
+    under = ("\n\n" + "\n".join(notes)) if notes else ""
+    return f"{_tabulate(rows, headers)}{under}\n\n{report.summary()}"
 
 
 def _as_list(value: object) -> list[object]:

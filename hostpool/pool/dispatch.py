@@ -151,16 +151,20 @@ class Dispatcher:
         return True
 
     def _receive(self, timeout: float | None) -> None:
+        """Everything in the inbox; worker events first, since a worker writes its events
+        before it returns the answer that follows them (output lines before the end)."""
         try:
-            message = self.inbox.get(timeout=timeout) if timeout != 0 else self.inbox.get_nowait()
+            messages = [self.inbox.get(timeout=timeout)]
         except queue.Empty:
             return
         while True:
-            self._handle(message)
             try:
-                message = self.inbox.get_nowait()
+                messages.append(self.inbox.get_nowait())
             except queue.Empty:
-                return
+                break
+        self._drain_events()
+        for message in messages:
+            self._handle(message)
 
     def _handle(self, message: Call | Answer | Stop) -> None:
         if isinstance(message, Stop):

@@ -25,15 +25,17 @@ def test_stream_prefixes_lines_marks_stderr_and_ends_with_summary(
     cmd = f"echo one; echo two >&2; {ESCAPES}; {first_address_case('exit 3')}"
     done = hostpool("exec", *lab_inv, "-o", "stream", "-f", "2", cmd, cwd=tmp_path)
     assert done.returncode == 1, done.stderr
-    lines = done.stdout.splitlines()
+    out, err = done.stdout.splitlines(), done.stderr.splitlines()
     for host in ("h0", "h1", "h2", "h3"):
-        assert f"{host} | one" in lines
-        assert f"{host} ! two" in lines
-        assert f"{host} | safe" in lines
-    assert "h0 # failed rc=3" in lines
-    assert not any(line.startswith("h1 #") for line in lines)  # successes stay quiet
-    assert lines[-1].startswith("4 hosts: 3 ok, 1 failed")
-    assert "\x1b" not in done.stdout and "\x07" not in done.stdout
+        assert f"{host} | one" in out  # what hosts printed: stdout, so pipes stay clean
+        assert f"{host} | safe" in out
+        assert f"{host} ! two" in err  # their stderr, endings and the summary: stderr
+    assert "h0 # failed rc=3" in err
+    assert not any(line.startswith("h1 #") for line in err)  # successes stay quiet
+    assert all(" | " in line for line in out)
+    assert err[-1].startswith("4 hosts: 3 ok, 1 failed")
+    # A host's stderr lines come before its closing line.
+    assert err.index("h0 ! two") < err.index("h0 # failed rc=3")
 
 
 def test_stream_colour_always_but_remote_escapes_still_removed(

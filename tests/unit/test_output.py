@@ -57,3 +57,26 @@ def test_fold_host_names(names: list[str], folded: str) -> None:
 def test_out_dir_refuses_path_like_host_names(name: str) -> None:
     with pytest.raises(UsageError):
         safe_component(name)
+
+
+def test_table_never_cuts_a_message_and_marks_more_lines() -> None:
+    from hostpool.models import HostResult, Status
+    from hostpool.output.table import render_table
+    from hostpool.report import Report
+
+    hint = (
+        "unknown host key for [10.0.0.1]:2222 (ssh-ed25519 SHA256:"
+        + "A" * 60
+        + "); "
+        + ("add it to known_hosts or run with --accept-new")
+    )
+    report = Report(
+        results=(
+            HostResult(host="a", status=Status.OK, exit_code=0, stdout=b"12.10\n007\n1e3\n"),
+            HostResult(host="b", status=Status.HOSTKEY, error=hint),
+        )
+    )
+    text = render_table(report, columns=80)
+    assert "12.10 (+2 lines)" in text  # no number parsing, and the rest is announced
+    assert f"b: {hint}" in text  # the whole hint, under the table
+    assert "…" in text  # the cell itself is marked as cut
