@@ -7,6 +7,7 @@ and exit codes from ``Report.exit_code``.  The ``cli`` package is the only typer
 from __future__ import annotations
 
 import json
+import signal
 import sys
 from typing import Annotated
 
@@ -173,19 +174,31 @@ def hosts_(
     typer.echo(host_table(described))
 
 
+_received: list[int] = []
+
+
+def _stop_like_ctrl_c(signum: int, frame: object) -> None:
+    """SIGTERM and SIGHUP end a run as Ctrl-C does (workers terminated, every host
+    accounted for, the report printed), then exit 128 + the signal."""
+    _received.append(signum)
+    raise KeyboardInterrupt
+
+
 def main() -> None:
     """Console entry point: library errors become their documented exit codes."""
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, _stop_like_ctrl_c)
     try:
         code = app(standalone_mode=False)
-        sys.exit(code if isinstance(code, int) else 0)
+        sys.exit(_signalled(code if isinstance(code, int) else 0))
     except typer.Exit as done:
-        sys.exit(done.exit_code)
+        sys.exit(_signalled(done.exit_code))
     except HostpoolError as exc:
         typer.echo(f"hostpool: {exc}", err=True)
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         typer.echo("hostpool: interrupted", err=True)
-        sys.exit(ExitCode.INTERRUPTED)
+        sys.exit(_signalled(ExitCode.INTERRUPTED))
     except typer.Abort:
         sys.exit(ExitCode.INTERRUPTED)
     except typer.TyperException as exc:  # usage errors: unknown flag, bad value
@@ -195,6 +208,10 @@ def main() -> None:
         else:
             typer.echo(f"hostpool: {exc}", err=True)
         sys.exit(ExitCode.USAGE)
+
+
+def _signalled(code: int) -> int:
+    return 128 + _received[0] if _received else code
 
 
 if __name__ == "__main__":  # pragma: no cover

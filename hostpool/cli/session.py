@@ -8,12 +8,13 @@ environment.
 from __future__ import annotations
 
 import getpass
+import os
 import sys
 from pathlib import Path
 
-from hostpool import inventory
+from hostpool import inventory, known_hosts
 from hostpool.cli.flags import RunFlags
-from hostpool.errors import Interrupted, UsageError
+from hostpool.errors import ConfigError, Interrupted, UsageError
 from hostpool.inventory import HostDefaults, lastrun
 from hostpool.models import Action, HostKeyPolicy, SSHOptions, Target
 from hostpool.output.display import Display, Session
@@ -153,9 +154,13 @@ def execute(
         max_fail=1 if flags.fail_fast else flags.max_fail,
     )
     chosen = targets(flags)
-    if display.out_dir:
-        for t in chosen:  # refuse before contacting anyone
-            safe_component(t.name)
+    _check_paths(display, options, chosen)  # refuse before contacting anyone
+    if options.host_key_policy is HostKeyPolicy.IGNORE:
+        print(
+            "hostpool: warning: --insecure-ignore-host-keys: host keys are not checked; "
+            "anyone on the path can impersonate these hosts",
+            file=sys.stderr,
+        )
     session = Session(display, [t.name for t in chosen])
     pool = Pool(
         options,
@@ -183,6 +188,29 @@ def execute(
     session.finish(report)
     _record(report, flags, action)
     return report.exit_code(maxrc=flags.maxrc)
+
+
+def _check_paths(display: Display, options: SSHOptions, chosen: list[Target]) -> None:
+    """Every file the run will write, checked before any host is contacted."""
+    if display.out_dir:
+        for t in chosen:
+            safe_component(t.name)
+        out = Path(display.out_dir)
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise UsageError(f"--out-dir {out}: {exc.strerror or exc}") from None
+        if not os.access(out, os.W_OK):
+            raise UsageError(f"--out-dir {out}: not writable")
+    if display.junit_file:
+        parent = Path(display.junit_file).parent
+        if not parent.is_dir() or not os.access(parent, os.W_OK):
+            raise UsageError(f"--junit-file {display.junit_file}: no writable directory {parent}")
+    if options.host_key_policy is HostKeyPolicy.ACCEPT_NEW:
+        path = known_hosts.known_hosts_path(options.known_hosts)
+        probe = path if path.exists() else path.parent
+        if probe.exists() and not os.access(probe, os.W_OK):
+            raise ConfigError(f"--accept-new: {probe} is not writable, nothing was contacted")
 
 
 def _record(report: Report, flags: RunFlags, action: Action) -> None:

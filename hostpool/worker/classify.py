@@ -45,7 +45,14 @@ def classify(exc: BaseException) -> tuple[Status, str]:
     if isinstance(exc, EOFError):
         return Status.UNREACHABLE, "connection closed by the server"
     if isinstance(exc, paramiko.SSHException):
-        text = str(exc)
+        text = _one_line(str(exc))
+        if "No existing session" in text:
+            return Status.AUTH, (
+                "the server closed the connection during authentication "
+                "(too many keys offered for its MaxAuthTries? name the key with -k)"
+            )
+        if any(w in text for w in ("Incompatible", "protocol", "Bad packet", "Invalid packet")):
+            return Status.UNREACHABLE, f"not an SSH server (protocol error): {text}"
         if "banner" in text.lower() and "timed out" in text.lower():
             return Status.TIMEOUT, text
         if "Error reading SSH protocol banner" in text or "closed" in text.lower():
@@ -58,3 +65,9 @@ def classify(exc: BaseException) -> tuple[Status, str]:
     where = traceback.extract_tb(exc.__traceback__)[-1:] if exc.__traceback__ else []
     at = f" (at {Path(where[0].filename).name}:{where[0].lineno})" if where else ""
     return Status.ERROR, f"{type(exc).__name__}: {exc}{at}"
+
+
+def _one_line(text: str) -> str:
+    """A server-supplied string as one short printable line (it may be hostile)."""
+    first = text.splitlines()[0] if text else ""
+    return "".join(ch if ch.isprintable() else "?" for ch in first)[:200]

@@ -8,8 +8,11 @@ waiting forever.
 
 from __future__ import annotations
 
+import contextlib
 import gc
+import logging
 import os
+import resource
 import signal
 import sys
 import threading
@@ -121,6 +124,14 @@ def init_worker(options: SSHOptions, events: EventSink | None = None) -> None:
     # Everything inherited from the forkserver stays out of garbage collection: a full
     # collection would write to every inherited object and copy-on-write the whole heap.
     gc.freeze()
+    # Workers may hold passwords and decrypted keys: never in a core dump.
+    with contextlib.suppress(ValueError, OSError):
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    # paramiko logs through the logging module; with no handler Python's last resort
+    # prints its warnings, tracebacks and server-supplied strings raw on our stderr.
+    logger = logging.getLogger("paramiko")
+    logger.addHandler(logging.NullHandler())
+    logger.propagate = False
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, _on_sigterm)
     limit = options.idle_connections if options.reuse_connections else 0
