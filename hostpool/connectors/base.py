@@ -78,6 +78,11 @@ class RemoteProcess(Protocol):
     def exit(self, timeout: float) -> Exit | None:
         """The exit, waiting up to ``timeout`` once the streams ended; None if not yet."""
 
+    @property
+    def exited(self) -> bool:
+        """The command's exit status is in, whether or not its streams have ended (a
+        background child may hold them open)."""
+
     def kill(self) -> None:
         """The deadline passed: stop the command as far as this transport can."""
 

@@ -86,6 +86,10 @@ class PipeProcess:
         with contextlib.suppress(BrokenPipeError):
             self.proc.stdin.close()
 
+    @property
+    def exited(self) -> bool:
+        return self.proc.poll() is not None
+
     def exit(self, timeout: float) -> Exit | None:
         try:
             rc = self.proc.wait(timeout=timeout)
@@ -97,9 +101,10 @@ class PipeProcess:
         return Exit(rc)
 
     def kill(self) -> None:
-        if self.proc.poll() is None:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(self.proc.pid, signal.SIGKILL)
+        # The whole group, even when the shell itself already exited: what it left
+        # running (``sleep 1000 &``) is still in its session.
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.proc.pid, signal.SIGKILL)
         with contextlib.suppress(subprocess.TimeoutExpired):
             self.proc.wait(timeout=5.0)
         if self._on_kill is not None:

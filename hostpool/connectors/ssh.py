@@ -63,6 +63,10 @@ class ChannelProcess:
     def close_stdin(self) -> None:
         self.channel.shutdown_write()
 
+    @property
+    def exited(self) -> bool:
+        return self.channel.exit_status_ready()
+
     def exit(self, timeout: float) -> Exit | None:
         ch = self.channel
         if not ch.exit_status_ready() and self._alive():

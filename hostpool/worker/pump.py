@@ -13,6 +13,10 @@ from hostpool.connectors.base import RemoteProcess
 from hostpool.models import HostResult, Status
 from hostpool.worker.output import Output
 
+# Once the exit status is in, output still arriving gets this long: a background child
+# (``sleep 1000 &``) can hold stdout open forever after the command itself ended.
+TRAILING_OUTPUT = 2.0
+
 
 def deadline_slice(deadline: float | None) -> float | None:
     """How long one wait may last: a second at most, None once the deadline has passed."""
@@ -26,6 +30,7 @@ def pump(proc: RemoteProcess, out: Output, host: str, timeout: float | None) -> 
     """Feed ``out`` until both streams end and the exit arrives, or the deadline passes."""
     deadline = time.monotonic() + timeout if timeout else None
     stdin_open = True
+    exited_at = 0.0
     while True:
         if stdin_open and out.close_stdin:
             proc.close_stdin()
@@ -39,6 +44,14 @@ def pump(proc: RemoteProcess, out: Output, host: str, timeout: float | None) -> 
             continue
         if proc.at_eof:
             break
+        if proc.exited:
+            exited_at = exited_at or time.monotonic()
+            if time.monotonic() - exited_at > TRAILING_OUTPUT:
+                # The command ended; a leftover child still holds its output: stopped
+                # with the command's group (local, docker), or left with a dropped
+                # connection (ssh), never waited for.
+                proc.kill()
+                break
         wait = deadline_slice(deadline)
         if wait is None:
             return _timed_out(proc, out, host, timeout)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -16,8 +17,11 @@ from pathlib import Path
 
 import pytest
 
+import hostpool as hostpool_api
+from hostpool.models import Status
 from tests.cliutil import hostpool
-from tests.procs import marked_pids, wait_for
+from tests.procs import local, marked_pids, wait_for
+from tests.sshd import SSHLab
 
 
 @pytest.fixture
@@ -115,3 +119,19 @@ def test_insecure_ignore_host_keys_warns(tmp_path: Path) -> None:
     done = hostpool("exec", "--insecure-ignore-host-keys", "true", cwd=tmp_path)
     assert done.returncode == 0
     assert "host keys are not checked" in done.stderr
+
+
+def test_a_background_child_holding_stdout_does_not_hang_the_run(
+    ssh_lab: SSHLab, tmp_path: Path
+) -> None:
+    mark = uuid.uuid4().hex
+    command = f"echo before; HOSTPOOL_TEST_MARK={mark} sleep 30 & echo after"
+    targets = [ssh_lab.target(0), local("here")]
+    try:
+        report = hostpool_api.run(targets, command, options=ssh_lab.options(command_timeout=None))
+        assert [r.status for r in report.results] == [Status.OK, Status.OK], report.results
+        assert all(r.stdout == b"before\nafter\n" for r in report.results)
+    finally:
+        for pid in marked_pids(mark):  # the ssh side's leftover (started by this test)
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)

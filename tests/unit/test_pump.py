@@ -52,6 +52,8 @@ class FakeChannel:
     def exit_status_ready(self) -> bool:
         return True
 
+    exited = property(exit_status_ready)
+
     def shutdown_write(self) -> None: ...
 
     def close(self) -> None: ...
