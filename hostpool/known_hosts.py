@@ -14,10 +14,10 @@ from __future__ import annotations
 
 import base64
 import fcntl
-import fnmatch
 import hashlib
 import hmac
 import os
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -97,11 +97,18 @@ def _matches(patterns: tuple[str, ...], name: str) -> bool:
         if body.startswith("|1|"):
             matched = _hashed_match(body, name)
         else:
-            matched = fnmatch.fnmatchcase(name, body)
+            matched = wildcard(name.lower(), body.lower())  # OpenSSH: no case, here
         if matched and negated:
             return False
         hit = hit or matched
     return hit
+
+
+def wildcard(subject: str, pattern: str) -> bool:
+    """OpenSSH's match_pattern: ``*`` and ``?`` only.  ``[`` is literal (fnmatch would
+    start a character class, and ``[host]:port`` patterns would never match)."""
+    regex = "".join(".*" if ch == "*" else "." if ch == "?" else re.escape(ch) for ch in pattern)
+    return re.fullmatch(regex, subject, re.DOTALL) is not None
 
 
 def _hashed_match(entry: str, name: str) -> bool:

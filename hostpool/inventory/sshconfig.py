@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from hostpool.errors import ConfigError
+from hostpool.known_hosts import wildcard
 
 __all__ = ["Option", "SSHConfig", "SSHHostOptions", "expand_tokens", "strip_comment"]
 
@@ -325,17 +326,11 @@ def _match_patterns(subject: str, patterns: Iterable[str]) -> bool:
         for part in pattern.split(","):
             negated = part.startswith("!")
             body = part[1:] if negated else part
-            if _wildcard(subject, body):
+            if wildcard(subject, body):
                 if negated:
                     return False
                 matched = True
     return matched
-
-
-def _wildcard(subject: str, pattern: str) -> bool:
-    """``*`` and ``?`` only; ``[`` is literal in ssh_config patterns, unlike fnmatch."""
-    regex = "".join(".*" if ch == "*" else "." if ch == "?" else re.escape(ch) for ch in pattern)
-    return re.fullmatch(regex, subject, re.DOTALL) is not None
 
 
 def expand_tokens(value: str, tokens: Mapping[str, str], origin: str) -> str:

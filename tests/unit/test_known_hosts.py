@@ -52,3 +52,17 @@ def test_markers(tmp_path: Path) -> None:
 
 def test_missing_file_is_empty(tmp_path: Path) -> None:
     assert KnownHosts.load((str(tmp_path / "nope"),)).lookup("x") == []
+
+
+def test_wildcards_follow_openssh_not_fnmatch(tmp_path: Path) -> None:
+    path = tmp_path / "known_hosts"
+    path.write_text(
+        "[*.example.com]:2222 ssh-ed25519 AAAAport\n"
+        "web[1] ssh-ed25519 AAAAliteral\n"
+        "*.Example.ORG ssh-ed25519 AAAAcase\n"
+    )
+    known = KnownHosts.load((str(path),))
+    assert [e.key for e in known.lookup("[web.example.com]:2222")] == ["AAAAport"]
+    assert [e.key for e in known.lookup("web[1]")] == ["AAAAliteral"]
+    assert known.lookup("web1") == []  # '[' is no character class
+    assert [e.key for e in known.lookup("db.example.org")] == ["AAAAcase"]
