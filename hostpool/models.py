@@ -126,6 +126,7 @@ class SSHOptions:
     key_passphrase: str | None = field(default=None, repr=False)  # --ask-key-pass
     env: tuple[tuple[str, str], ...] = ()  # exported before every Exec command
     output_limit: int = DEFAULT_OUTPUT_LIMIT
+    keepalive: float = 15.0  # seconds of silence before a probe; 3 unanswered: unreachable
     reuse_connections: bool = True
     idle_connections: int = 16  # kept open per worker process for later tasks to reuse
 

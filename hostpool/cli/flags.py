@@ -97,6 +97,7 @@ class RunFlags:
     key: str | None
     ssh_config: str
     ssh_config_exec: bool
+    keepalive: float
     ask_pass: bool
     pass_file: str | None
     ask_key_pass: bool
@@ -196,6 +197,16 @@ def _run_flags(
             rich_help_panel="Connection",
         ),
     ] = None,
+    keepalive: Annotated[
+        float,
+        typer.Option(
+            "--keepalive",
+            min=0,
+            help="Seconds of silence before a keepalive probe; 3 unanswered make the host "
+            "unreachable (0: off; ssh_config ServerAliveInterval wins).",
+            rich_help_panel="Connection",
+        ),
+    ] = 15.0,
     connect_timeout: Annotated[
         float,
         typer.Option(

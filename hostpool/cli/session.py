@@ -147,6 +147,7 @@ def execute(
             "--key-pass-file",
         ),
         output_limit=flags.output_limit,
+        keepalive=flags.keepalive,
     )
     policy = RunPolicy(
         retries=flags.retries,

@@ -72,11 +72,13 @@ def _why(proc: subprocess.CompletedProcess[bytes]) -> str:
 class DockerConnector:
     """A running container; 'connecting' is checking that it can take an exec."""
 
-    def __init__(self, target: Target, connect_timeout: float) -> None:
+    def __init__(self, target: Target, connect_timeout: float, keepalive: float = 0.0) -> None:
         problem = docker_state(target.address, connect_timeout)
         if problem:
             raise ConnectFailure(Status.UNREACHABLE, problem)
         self.target = target
+        self.connect_timeout = connect_timeout
+        self.keepalive = keepalive
 
     def _exec_argv(self, *env: str) -> list[str]:
         argv = ["docker", "exec", *(f"--env={e}" for e in env)]
@@ -88,7 +90,12 @@ class DockerConnector:
     def start(self, command: str) -> PipeProcess:
         run_id = secrets.token_hex(8)
         argv = [*self._exec_argv(f"HOSTPOOL_RUN_ID={run_id}"), "/bin/sh", "-c", command]
-        return PipeProcess(argv, on_kill=lambda: self._reap(run_id))
+        return PipeProcess(
+            argv,
+            on_kill=lambda: self._reap(run_id),
+            health=lambda: docker_state(self.target.address, self.connect_timeout),
+            interval=self.keepalive,
+        )
 
     def _reap(self, run_id: str) -> None:
         argv = [*self._exec_argv(), "/bin/sh", "-c", _REAP_SCRIPT, "sh", run_id]

@@ -17,10 +17,11 @@ import signal
 import stat
 import subprocess
 import threading
+import time
 from collections.abc import Callable
 
 from hostpool.connectors.base import Exit, FileInfo, FileKind
-from hostpool.models import HostKey, Stream, Target
+from hostpool.models import HostKey, Status, Stream, Target
 from hostpool.worker import sched
 
 CHUNK = 1024 * 1024
@@ -38,7 +39,16 @@ def kill_current() -> None:
 class PipeProcess:
     """A local child process behind pipes; ``on_kill`` runs after its group is killed."""
 
-    def __init__(self, argv: list[str], on_kill: Callable[[], None] | None = None) -> None:
+    def __init__(
+        self,
+        argv: list[str],
+        on_kill: Callable[[], None] | None = None,
+        health: Callable[[], str | None] | None = None,
+        interval: float = 0.0,
+        count: int = 3,
+    ) -> None:
+        """``health`` (docker: the container's state) is asked every ``interval`` seconds
+        of silence; ``count`` problems in a row end the command as unreachable."""
         with sched.unconfined():  # a lane's one CPU and batch policy are not the command's
             self.proc = subprocess.Popen(
                 argv,
@@ -54,10 +64,23 @@ class PipeProcess:
         self._sel.register(self.proc.stderr, selectors.EVENT_READ, Stream.STDERR)
         self._lane = threading.get_ident()
         _running[self._lane] = self
+        self._health, self._interval, self._count = health, interval, count
+        self._heard = time.monotonic()
+        self._problems = 0
+        self.dead = ""
 
     def wait(self, timeout: float) -> None:
         if self._sel.get_map():
             self._sel.select(timeout)
+        if self._health is None or not self._interval or self.dead:
+            return
+        if time.monotonic() - self._heard < self._interval:
+            return
+        problem = self._health()
+        self._heard = time.monotonic()
+        self._problems = self._problems + 1 if problem else 0
+        if problem and self._problems >= self._count:
+            self.dead = problem
 
     def read(self) -> list[tuple[Stream, bytes]]:
         chunks: list[tuple[Stream, bytes]] = []
@@ -67,13 +90,14 @@ class PipeProcess:
             data = os.read(key.fd, 65536)
             if data:
                 chunks.append((key.data, data))
+                self._heard, self._problems = time.monotonic(), 0
             else:
                 self._sel.unregister(key.fileobj)
         return chunks
 
     @property
     def at_eof(self) -> bool:
-        return not self._sel.get_map()
+        return not self._sel.get_map() or bool(self.dead)
 
     def send(self, data: bytes) -> None:
         assert self.proc.stdin
@@ -91,6 +115,9 @@ class PipeProcess:
         return self.proc.poll() is not None
 
     def exit(self, timeout: float) -> Exit | None:
+        if self.dead:
+            self.kill()
+            return Exit(None, Status.UNREACHABLE, f"host stopped answering: {self.dead}")
         try:
             rc = self.proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:

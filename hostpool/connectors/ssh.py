@@ -13,6 +13,8 @@ import hashlib
 import select
 import shlex
 import stat
+import threading
+import time
 
 import paramiko
 
@@ -24,16 +26,72 @@ from hostpool.models import HostKey, Status, Stream, Target
 HASH_TIMEOUT = 300.0
 
 
+class Liveness:
+    """Keepalives with reply tracking: a peer that stopped answering (a stopped sshd, a
+    frozen host) is found after ``interval`` x ``count`` seconds of silence, whatever the
+    command timeout.  paramiko's own keepalive asks for no reply, so it proves nothing."""
+
+    def __init__(self, transport: paramiko.Transport, interval: float, count: int) -> None:
+        self.transport = transport
+        self.interval = interval
+        self.count = max(1, count)
+        self.heard = time.monotonic()
+        self._probe: threading.Event | None = None
+        self._sent = 0.0
+        self.misses = 0
+        self.dead = ""
+
+    def heard_now(self) -> None:
+        self.heard, self.misses, self._probe = time.monotonic(), 0, None
+
+    def check(self) -> None:
+        if not self.interval or self.dead:
+            return
+        now = time.monotonic()
+        if self._probe is not None and self._probe.is_set():
+            self.heard_now()
+            return
+        if self._probe is None:
+            if now - self.heard >= self.interval:
+                self._send(now)
+            return
+        if now - self._sent >= self.interval:
+            self.misses += 1
+            if self.misses >= self.count:
+                silent = now - self.heard
+                self.dead = f"no answer to {self.count} keepalives ({silent:.0f}s of silence)"
+                return
+            self._send(now)
+
+    def _send(self, now: float) -> None:
+        event = threading.Event()
+        self.transport.completion_event = event  # set by paramiko on the reply
+        message = paramiko.Message()
+        message.add_byte(paramiko.common.cMSG_GLOBAL_REQUEST)
+        message.add_string("keepalive@openssh.com")
+        message.add_boolean(True)
+        try:
+            self.transport._send_user_message(message)  # type: ignore[attr-defined]
+        except (paramiko.SSHException, OSError, EOFError):
+            self.dead = "connection lost"
+        self._probe, self._sent = event, now
+
+
 class ChannelProcess:
     """One exec channel, read on both streams at once."""
 
-    def __init__(self, channel: paramiko.Channel, on_kill: SSHConnector) -> None:
+    def __init__(
+        self, channel: paramiko.Channel, on_kill: SSHConnector, liveness: Liveness | None = None
+    ) -> None:
         self.channel = channel
         self._connector = on_kill
         self._fd = channel.fileno()
+        self.liveness = liveness
 
     def wait(self, timeout: float) -> None:
         select.select([self._fd], [], [], timeout)
+        if self.liveness is not None:
+            self.liveness.check()
 
     def read(self) -> list[tuple[Stream, bytes]]:
         chunks: list[tuple[Stream, bytes]] = []
@@ -41,7 +99,13 @@ class ChannelProcess:
             chunks.append((Stream.STDOUT, self.channel.recv(65536)))
         while self.channel.recv_stderr_ready():
             chunks.append((Stream.STDERR, self.channel.recv_stderr(65536)))
+        if chunks and self.liveness is not None:
+            self.liveness.heard_now()
         return chunks
+
+    @property
+    def _dead(self) -> str:
+        return self.liveness.dead if self.liveness is not None else ""
 
     @property
     def at_eof(self) -> bool:
@@ -51,7 +115,7 @@ class ChannelProcess:
         ch = self.channel
         if ch.recv_ready() or ch.recv_stderr_ready():
             return False
-        return bool(ch.eof_received) or ch.closed or not self._alive()
+        return bool(ch.eof_received) or ch.closed or not self._alive() or bool(self._dead)
 
     def _alive(self) -> bool:
         transport = self.channel.get_transport()
@@ -69,8 +133,16 @@ class ChannelProcess:
 
     def exit(self, timeout: float) -> Exit | None:
         ch = self.channel
+        if self._dead:
+            self._connector.close()
+            return Exit(None, Status.UNREACHABLE, f"host stopped answering: {self._dead}")
         if not ch.exit_status_ready() and self._alive():
             ch.status_event.wait(timeout)
+            liveness = self.liveness
+            if liveness is not None:
+                liveness.check()
+                if liveness.dead:
+                    return self.exit(0)
             if not ch.exit_status_ready() and self._alive():
                 return None
         alive, ready, code = self._alive(), ch.exit_status_ready(), ch.exit_status
@@ -123,7 +195,10 @@ class SSHConnector:
     def start(self, command: str) -> ChannelProcess:
         channel = self._session()
         _exec_no_reply(channel, command)
-        return ChannelProcess(channel, self)
+        interval = self.target.ssh.server_alive_interval or self.ctx.options.keepalive
+        count = self.target.ssh.server_alive_count
+        liveness = Liveness(self.transport, interval, count) if interval else None
+        return ChannelProcess(channel, self, liveness)
 
     # -- files --------------------------------------------------------------------------
     @property

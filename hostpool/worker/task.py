@@ -196,7 +196,8 @@ def _connector(state: WorkerState, target: Target) -> Connector:
     if target.connection is Connection.LOCAL:
         return LocalConnector(target)
     if target.connection is Connection.DOCKER:
-        return DockerConnector(target, state.options.connect_timeout)
+        options = state.options
+        return DockerConnector(target, options.connect_timeout, options.keepalive)
     conn = state.idle.take(_key(target))
     if conn is not None:
         conn.reused = True

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 import hostpool
-from hostpool.models import HostResult, Status
+from hostpool.models import Connection, HostResult, Status, Target
 
 if TYPE_CHECKING:
     from conftest import Lab
@@ -282,3 +282,38 @@ def test_mixed_ssh_and_docker_same_report_shape(lab: Lab) -> None:
         assert r.error == ""
         assert r.attempts >= 1
     assert report.exit_code() == 0
+
+
+@POOLS
+def test_paused_mid_command_without_a_timeout_is_unreachable(
+    lab: Lab, victim: str, pool: dict[str, int]
+) -> None:
+    # No -t: only keepalives with reply tracking can end this host (issue: it hung).
+    pauser, outcome = in_background(lab, victim, "sleep 3.42", "pause")
+    report = hostpool.run(
+        [lab.target("node1"), lab.target(victim)],
+        "sleep 3.42; echo done",
+        **pool,
+        options=lab.options(command_timeout=None, keepalive=1.0),
+    )
+    pauser.join(timeout=40)
+
+    assert outcome == ["pause"], outcome
+    res = by_host(report.results)
+    assert res["node1"].status is Status.OK, explain(report)
+    assert res[victim].status is Status.UNREACHABLE, explain(report)
+    assert "keepalives" in res[victim].error
+
+
+def test_docker_connection_paused_mid_command_is_unreachable(lab: Lab, victim: str) -> None:
+    # connection=docker: the `docker exec` client itself hangs on a paused container.
+    pauser, outcome = in_background(lab, victim, "sleep 3.43", "pause")
+    target = Target(name="c", address=lab.container(victim), connection=Connection.DOCKER)
+    report = hostpool.run(
+        [target], "sleep 3.43; echo done", options=lab.options(command_timeout=None, keepalive=1)
+    )
+    pauser.join(timeout=40)
+    assert outcome == ["pause"], outcome
+    (result,) = report.results
+    assert result.status is Status.UNREACHABLE, explain(report)
+    assert "paused" in result.error

@@ -135,3 +135,33 @@ def test_a_background_child_holding_stdout_does_not_hang_the_run(
         for pid in marked_pids(mark):  # the ssh side's leftover (started by this test)
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
+
+
+def test_a_host_that_stops_answering_mid_command_is_unreachable_without_a_timeout(
+    ssh_lab: SSHLab, tmp_path: Path
+) -> None:
+    # The remote shell's parent is the sshd process serving this session: stopping it
+    # freezes the peer exactly as a hung host would.  Only keepalives can notice.
+    pidfile = tmp_path / "session.pid"
+    command = f"echo $PPID > {pidfile}; sleep 60"
+    options = ssh_lab.options(command_timeout=None, keepalive=0.5)
+    box: dict[str, object] = {}
+    worker = threading.Thread(
+        target=lambda: box.update(report=hostpool_api.run([ssh_lab.target(0)], command,
+                                                          options=options)),
+        daemon=True,
+    )  # fmt: skip
+    worker.start()
+    assert wait_for(lambda: pidfile.exists() and pidfile.read_text().strip() != "", timeout=30)
+    session = int(pidfile.read_text())
+    os.kill(session, signal.SIGSTOP)
+    try:
+        worker.join(60)
+        assert not worker.is_alive(), "the run hung on a stopped peer"
+    finally:
+        os.kill(session, signal.SIGCONT)
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(session, signal.SIGTERM)
+    (result,) = box["report"].results  # type: ignore[attr-defined]
+    assert result.status is Status.UNREACHABLE, result
+    assert "keepalives" in result.error
