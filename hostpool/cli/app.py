@@ -24,8 +24,8 @@ from hostpool.cli.flags import (
     SSHConfigExecOpt,
     SSHConfigOpt,
     UserOpt,
-    run_command,
 )
+from hostpool.cli.register import run_command
 from hostpool.errors import ExitCode, HostpoolError
 from hostpool.inventory import HostDefaults
 from hostpool.models import Copy, Exec, Fetch

@@ -1,15 +1,12 @@
-"""The flags ``exec``, ``copy`` and ``fetch`` share, declared once (typer's only home).
+"""The flags ``exec``, ``copy`` and ``fetch`` share, declared once, in help panels.
 
-``run_command`` registers a command whose signature is its own parameters plus the shared
-ones; the function receives the shared ones bundled as ``flags: RunFlags``.
+``cli.register`` merges them into each command's signature.
 """
 
 from __future__ import annotations
 
-import inspect
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
@@ -85,7 +82,7 @@ SSHConfigOpt = Annotated[
 
 @dataclass(frozen=True)
 class RunFlags:
-    """The options exec, copy and fetch share, declared once in ``_run_flags``."""
+    """The options exec, copy and fetch share, declared once in ``run_flags``."""
 
     inventory: list[str] | None
     hosts: str
@@ -122,7 +119,7 @@ class RunFlags:
     output_limit: int
 
 
-def _run_flags(
+def run_flags(
     inventory: InventoryOpt = None,
     hosts: HostsOpt = "all",
     limit: Annotated[
@@ -338,42 +335,3 @@ def _run_flags(
     ] = DEFAULT_OUTPUT_LIMIT,
 ) -> RunFlags:
     return RunFlags(**locals())
-
-
-_COMMON = inspect.signature(_run_flags, eval_str=True).parameters
-
-
-def run_command(
-    app: typer.Typer, name: str, *, trailing: bool = False
-) -> Callable[[Callable[..., None]], Callable[..., None]]:
-    """Register a command whose signature is its own parameters plus the shared ones.
-
-    The function receives the shared ones bundled as ``flags: RunFlags``; typer only sees
-    the merged signature, so each shared option is declared once.
-    """
-
-    def register(func: Callable[..., None]) -> Callable[..., None]:
-        own = inspect.signature(func, eval_str=True)
-        mine = [p for p in own.parameters.values() if p.name != "flags"]
-        # Help lists arguments, then the shared options, then this command's own.
-        required = [p for p in mine if p.default is inspect.Parameter.empty]
-        optional = [p for p in mine if p.default is not inspect.Parameter.empty]
-        params = [
-            p.replace(kind=inspect.Parameter.KEYWORD_ONLY)
-            for p in [*required, *_COMMON.values(), *optional]
-        ]
-
-        def command(**kwargs: Any) -> None:
-            shared = {k: kwargs.pop(k) for k in _COMMON}
-            func(**kwargs, flags=_run_flags(**shared))
-
-        command.__signature__ = own.replace(parameters=params)  # type: ignore[attr-defined]
-        command.__annotations__ = {p.name: p.annotation for p in params}
-        command.__name__ = func.__name__
-        command.__doc__ = func.__doc__
-        # trailing: options end at the first word, the rest is the command (as for ssh).
-        settings = {"allow_interspersed_args": False} if trailing else None
-        app.command(name, context_settings=settings)(command)
-        return func
-
-    return register
