@@ -1,3 +1,3 @@
-"""The command line: ``app`` (typer commands), ``flags`` (shared options), ``register`` (merging them into
-each command), ``session`` (flags
-to library calls).  The only package that imports typer."""
+"""The command line: ``app`` (typer commands), ``flags`` (shared options), ``register``
+(merging them into each command), ``session`` (flags to library calls).  The only package
+that imports typer."""

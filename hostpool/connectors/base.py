@@ -120,3 +120,16 @@ class Connector(Protocol):
         """Release per-task resources; the connection itself may be kept for the next."""
 
     def close(self) -> None: ...
+
+
+class Stateless:
+    """For connectors with no connection to keep: nothing learnt, nothing to release."""
+
+    def take_learnt(self) -> HostKey | None:
+        return None
+
+    def end_task(self) -> None:
+        return None
+
+    def close(self) -> None:
+        return None

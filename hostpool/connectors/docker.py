@@ -16,9 +16,9 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from hostpool.connectors.base import ConnectFailure, FileInfo, FileKind
+from hostpool.connectors.base import ConnectFailure, FileInfo, FileKind, Stateless
 from hostpool.connectors.local import PipeProcess
-from hostpool.models import HostKey, Status, Target
+from hostpool.models import Status, Target
 
 DOCKER_TIMEOUT = 600.0
 REAP_TIMEOUT = 5.0
@@ -69,7 +69,7 @@ def _why(proc: subprocess.CompletedProcess[bytes]) -> str:
     return lines[-1] if lines else f"exit status {proc.returncode}"
 
 
-class DockerConnector:
+class DockerConnector(Stateless):
     """A running container; 'connecting' is checking that it can take an exec."""
 
     def __init__(self, target: Target, connect_timeout: float, keepalive: float = 0.0) -> None:
@@ -156,12 +156,3 @@ class DockerConnector:
             if proc.returncode != 0 or not tmp.is_file():
                 raise OSError(f"docker cp: {_why(proc)}")
             os.replace(tmp, local)
-
-    def take_learnt(self) -> HostKey | None:
-        return None
-
-    def end_task(self) -> None:
-        return None
-
-    def close(self) -> None:
-        return None

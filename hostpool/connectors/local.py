@@ -9,7 +9,6 @@ docker connector, whose command is a local ``docker exec`` client.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
 import selectors
 import shutil
@@ -20,11 +19,10 @@ import threading
 import time
 from collections.abc import Callable
 
-from hostpool.connectors.base import Exit, FileInfo, FileKind
-from hostpool.models import HostKey, Status, Stream, Target
+from hostpool.connectors.base import Exit, FileInfo, FileKind, Stateless
+from hostpool.models import Status, Stream, Target
+from hostpool.transfer import file_sha256
 from hostpool.worker import sched
-
-CHUNK = 1024 * 1024
 
 # What each lane thread is running, so the worker's SIGTERM handler can stop it.
 _running: dict[int, PipeProcess] = {}
@@ -148,21 +146,13 @@ class PipeProcess:
                     pipe.close()
 
 
-def file_sha256(path: str) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def _kind(mode: int) -> FileKind:
     if stat.S_ISREG(mode):
         return FileKind.FILE
     return FileKind.DIRECTORY if stat.S_ISDIR(mode) else FileKind.OTHER
 
 
-class LocalConnector:
+class LocalConnector(Stateless):
     """This machine: no connection to make, files through the OS."""
 
     def __init__(self, target: Target) -> None:
@@ -196,12 +186,3 @@ class LocalConnector:
 
     def get(self, remote: str, local: str) -> None:
         shutil.copyfile(remote, local)
-
-    def take_learnt(self) -> HostKey | None:
-        return None
-
-    def end_task(self) -> None:
-        return None
-
-    def close(self) -> None:
-        return None

@@ -19,9 +19,9 @@ import time
 import paramiko
 
 from hostpool.connectors.base import Exit, FileInfo, FileKind, StaleConnection
-from hostpool.connectors.local import CHUNK
 from hostpool.connectors.ssh_handshake import SSHContext, open_transport
 from hostpool.models import HostKey, Status, Stream, Target
+from hostpool.transfer import CHUNK
 
 HASH_TIMEOUT = 300.0
 
