@@ -48,6 +48,8 @@ _EXPORTS = {
     "Timing": "pool.ledger",
     "Pool": "pool.pool",
     "Runner": "pool.pool",
+    "Batch": "pool.rollout",
+    "rollout": "pool.rollout",
     "StartMethod": "pool.pool",
     "run": "pool.pool",
 }
@@ -82,6 +84,7 @@ if TYPE_CHECKING:
     from hostpool.pool.ledger import RunPolicy, Timing
     from hostpool.pool.pool import Pool, Runner, StartMethod, run
     from hostpool.pool.results import AsyncResult, MapResult
+    from hostpool.pool.rollout import Batch, rollout
     from hostpool.report import Report
 
 
@@ -100,6 +103,7 @@ def __dir__() -> list[str]:
 
 __all__ = [
     "AsyncResult",
+    "Batch",
     "ConfigError",
     "Connection",
     "Copy",
@@ -134,6 +138,7 @@ __all__ = [
     "describe",
     "load",
     "load_inventory",
+    "rollout",
     "run",
     "select",
 ]

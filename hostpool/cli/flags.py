@@ -108,6 +108,8 @@ class RunFlags:
     insecure_ignore_host_keys: bool
     retries: int
     retry_delay: float
+    batch: str | None
+    max_fail_percent: float | None
     max_fail: int | None
     fail_fast: bool
     maxrc: bool
@@ -278,6 +280,24 @@ def run_flags(
             rich_help_panel="Execution",
         ),
     ] = 1.0,
+    batch: Annotated[
+        str | None,
+        typer.Option(
+            "--batch",
+            help="Rolling execution: N hosts or P% at a time (Ansible's serial).",
+            rich_help_panel="Execution",
+        ),
+    ] = None,
+    max_fail_percent: Annotated[
+        float | None,
+        typer.Option(
+            "--max-fail-percent",
+            min=0,
+            max=100,
+            help="With --batch: stop the rollout when more than this share of a batch fails.",
+            rich_help_panel="Execution",
+        ),
+    ] = None,
     max_fail: Annotated[
         int | None,
         typer.Option(

@@ -21,6 +21,7 @@ from hostpool.output.display import Display, Session
 from hostpool.pool.engines import Engine, EngineOptions
 from hostpool.pool.ledger import RunPolicy
 from hostpool.pool.pool import Pool
+from hostpool.pool.rollout import Batch, rollout
 from hostpool.report import Report
 from hostpool.transfer import safe_component
 
@@ -172,16 +173,29 @@ def execute(
         engine=engine,
         engine_options=engine_options,
     )
+    batch = Batch.parse(flags.batch) if flags.batch else None
+    if flags.max_fail_percent is not None and batch is None:
+        raise UsageError("--max-fail-percent goes with --batch")
+    on_line = session.on_line if display.live_lines else None
     session.progress.start()
     try:
         with pool:
-            report = pool.map(
-                action,
-                chosen,
-                policy=policy,
-                on_result=session.on_result,
-                on_line=session.on_line if display.live_lines else None,
-            )
+            if batch is None:
+                report = pool.map(
+                    action, chosen, policy=policy, on_result=session.on_result, on_line=on_line
+                )
+            else:
+                report = rollout(
+                    pool,
+                    action,
+                    chosen,
+                    batch,
+                    max_fail_percent=flags.max_fail_percent,
+                    policy=policy,
+                    on_result=session.on_result,
+                    on_line=on_line,
+                    on_batch=session.progress.batch,
+                )
     except Interrupted as stop:  # the pool is terminated and every host accounted for
         report = stop.report
     finally:

@@ -22,6 +22,7 @@ class Progress:
         self.total = total
         self.done = 0
         self.failed = 0
+        self.label = ""
         self._stream = stream
         self._enabled = enabled
         self._lock = threading.RLock()
@@ -39,6 +40,10 @@ class Progress:
             self._thread.start()
         return self
 
+    def batch(self, index: int, count: int) -> None:
+        with self._lock:
+            self.label = f"batch {index}/{count}, "
+
     def update(self, ok: bool) -> None:
         with self._lock:
             self.done += 1
@@ -47,7 +52,7 @@ class Progress:
     def text(self) -> str:
         elapsed = time.monotonic() - self._start
         failed = f", {self.failed} failed" if self.failed else ""
-        return f"hostpool: {self.done}/{self.total} done{failed}, {elapsed:.0f}s"
+        return f"hostpool: {self.label}{self.done}/{self.total} done{failed}, {elapsed:.0f}s"
 
     def _loop(self) -> None:
         if self._stop.wait(DELAY):

@@ -214,7 +214,7 @@ class Pool:
                 stream=on_line is not None,
             )
             call = Call(
-                ledger, _label(action), on_result=on_result, on_line=on_line, on_done=on_done
+                ledger, label_of(action), on_result=on_result, on_line=on_line, on_done=on_done
             )
             if targets:
                 self._dispatcher.submit(call)
@@ -280,7 +280,7 @@ class Pool:
         return self.map(command, targets)
 
 
-def _label(action: ActionLike) -> str:
+def label_of(action: ActionLike) -> str:
     if isinstance(action, str):
         return action
     if callable(action):

@@ -57,3 +57,39 @@ def test_table_keeps_what_hosts_printed(tmp_path: Path) -> None:
     assert "12.10 (+2 lines)" in done.stdout
     listed = hostpool("hosts", "-i", "007,1e3:2222,", cwd=tmp_path)
     assert " 007 " in listed.stdout and "1e3" in listed.stdout and "2222" in listed.stdout
+
+
+def test_rollout_api_stops_after_a_failing_batch() -> None:
+    import hostpool
+    from hostpool.pool.rollout import Batch, rollout
+    from tests.procs import local
+
+    hosts = [local(f"h{i}") for i in range(6)]
+    with hostpool.Pool(forks=2) as pool:
+        report = rollout(
+            pool,
+            lambda t: "exit 3" if t.name == "h1" else "echo ran",
+            hosts,
+            Batch.parse("33%"),
+            max_fail_percent=40,
+        )
+    statuses = [r.status.value for r in report]
+    assert statuses == ["ok", "failed", "interrupted", "interrupted", "interrupted", "interrupted"]
+    assert report.stopped_early and "rollout stopped after batch 1/3" in report.results[2].error
+    assert report.exit_code() == 1
+
+
+def test_rolling_batches_stop_on_the_failure_threshold(tmp_path: Path) -> None:
+    inv = tmp_path / "inv.ini"
+    inv.write_text("".join(f"h{i} ansible_connection=local\n" for i in range(6)))
+    first_fails = f"if mkdir {tmp_path}/lock 2>/dev/null; then exit 3; fi; echo ran"
+    done = hostpool("exec", "-i", str(inv), "--batch", "2", "--max-fail-percent", "40",
+                    "-o", "json", "--", first_fails, cwd=tmp_path)  # fmt: skip
+    assert done.returncode == 1, done.stderr
+    results = json.loads(done.stdout)["results"]
+    assert sorted(r["status"] for r in results[:2]) == ["failed", "ok"]  # batch 1 ran
+    assert [r["status"] for r in results[2:]] == ["interrupted"] * 4  # the rest did not
+    assert "rollout stopped after batch 1/3" in results[2]["error"]
+    everything = hostpool("exec", "-i", str(inv), "--batch", "50%", "-o", "json", "true",
+                          cwd=tmp_path)  # fmt: skip
+    assert [r["status"] for r in json.loads(everything.stdout)["results"]] == ["ok"] * 6
