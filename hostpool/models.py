@@ -205,7 +205,23 @@ class Fetch:
         return f"fetch {self.remote} {self.localdir}"
 
 
-Action = Exec | Copy | Fetch
+@dataclass(frozen=True, slots=True)
+class Script:
+    """Ansible's ``script``: send a local script, run it with ``args``, remove it.
+
+    ``run`` carries the sudo/env/timeout of the run like any command."""
+
+    src: str
+    args: tuple[str, ...] = ()
+    run: Exec = Exec("")
+    digest: FileDigest | None = None
+
+    @property
+    def label(self) -> str:
+        return " ".join(("script", self.src, *self.args))
+
+
+Action = Exec | Copy | Fetch | Script
 
 
 @dataclass(frozen=True, slots=True)

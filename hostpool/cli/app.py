@@ -28,7 +28,7 @@ from hostpool.cli.flags import (
 from hostpool.cli.register import run_command
 from hostpool.errors import ExitCode, HostpoolError
 from hostpool.inventory import HostDefaults
-from hostpool.models import Copy, Exec, Fetch
+from hostpool.models import Copy, Exec, Fetch, Script
 from hostpool.output.table import host_table
 from hostpool.pool.engines import Engine, engine_options
 from hostpool.transfer import parse_mode
@@ -120,6 +120,28 @@ def exec_(
         engine_options=options,
     )
     raise typer.Exit(code)
+
+
+@run_command(app, "script", trailing=True)
+def script_(
+    script: Annotated[str, typer.Argument(help="Local script to send and run on every host.")],
+    args: Annotated[list[str] | None, typer.Argument(help="Arguments for the script.")] = None,
+    sudo: Annotated[
+        bool, typer.Option("--sudo", "--become", help="Run the script through sudo.")
+    ] = False,
+    env: Annotated[
+        list[str] | None, typer.Option("--env", help="K=V exported before the script.")
+    ] = None,
+    *,
+    flags: RunFlags,
+) -> None:
+    """Send SCRIPT to every host, run it with ARGS, remove it (Ansible's script).
+
+    \b
+    hostpool script -i hosts.ini ./check.sh --verbose
+    """
+    run = Exec("", sudo=sudo or None, env=session.parse_env(env or []))
+    raise typer.Exit(session.execute(flags, Script(script, tuple(args or ()), run)))
 
 
 @run_command(app, "copy")

@@ -21,6 +21,7 @@ from hostpool.models import (
     Exec,
     HostKey,
     HostResult,
+    Script,
     SSHOptions,
     Started,
     Status,
@@ -81,7 +82,8 @@ class Entry:
 
 def _deadline(action: Action, options: SSHOptions, timing: Timing) -> float | None:
     """Every worker-side wait of one task (connect steps, the command) plus a grace."""
-    timeout = action.timeout if isinstance(action, Exec) else None
+    run = action.run if isinstance(action, Script) else action
+    timeout = run.timeout if isinstance(run, Exec) else None
     timeout = options.command_timeout if timeout is None else timeout
     if timeout is None:
         return None

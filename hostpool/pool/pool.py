@@ -14,6 +14,7 @@ import enum
 import os
 import threading
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import TypeVar
 
@@ -26,6 +27,7 @@ from hostpool.models import (
     Fetch,
     HostKey,
     HostResult,
+    Script,
     SSHOptions,
     Stream,
     Target,
@@ -64,6 +66,9 @@ def as_action(action: Action | str) -> Action:
         return transfer.prepare(action)
     if isinstance(action, Fetch):
         return transfer.check_fetch(action)
+    if isinstance(action, Script) and action.digest is None:
+        prepared = transfer.prepare(Copy(action.src, "/"))  # readable, regular, absolute
+        return replace(action, src=prepared.src, digest=prepared.digest)
     return action
 
 

@@ -13,6 +13,8 @@ import gc
 import logging
 import os
 import resource
+import secrets
+import shlex
 import signal
 import sys
 import threading
@@ -41,8 +43,10 @@ from hostpool.models import (
     Fetch,
     HostKey,
     HostResult,
+    Script,
     SSHOptions,
     Started,
+    Status,
     Target,
     Task,
 )
@@ -212,8 +216,27 @@ def _act(state: WorkerState, conn: Connector, task: Task) -> HostResult:
         return transfer.copy(conn, host, action)
     if isinstance(action, Fetch):
         return transfer.fetch(conn, host, action)
+    if isinstance(action, Script):
+        return _script(state, conn, task, action)
     assert isinstance(action, Exec)
     return _exec(state, conn, task, action)
+
+
+def _script(state: WorkerState, conn: Connector, task: Task, action: Script) -> HostResult:
+    """Upload to a private temporary name, run, remove (the removal is part of the same
+    command, so even a failing script leaves nothing behind)."""
+    path = f"/tmp/.hostpool-script-{secrets.token_hex(8)}"
+    try:
+        conn.put(action.src, path)
+        conn.install(path, path, 0o700)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            conn.remove(path)
+        message = f"script {action.src}: upload failed: {exc.strerror or exc}"
+        return HostResult(host=task.target.name, status=Status.FAILED, error=message)
+    words = " ".join(shlex.quote(w) for w in (path, *action.args))
+    command = f"{words}; rc=$?; rm -f {shlex.quote(path)}; exit $rc"
+    return _exec(state, conn, task, replace(action.run, command=command))
 
 
 def _exec(state: WorkerState, conn: Connector, task: Task, action: Exec) -> HostResult:

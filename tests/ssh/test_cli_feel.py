@@ -6,7 +6,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tests.cliutil import hostpool
+from tests.cliutil import hostpool, lab_args
+from tests.sshd import SSHLab
 
 
 def test_version(tmp_path: Path) -> None:
@@ -93,3 +94,19 @@ def test_rolling_batches_stop_on_the_failure_threshold(tmp_path: Path) -> None:
     everything = hostpool("exec", "-i", str(inv), "--batch", "50%", "-o", "json", "true",
                           cwd=tmp_path)  # fmt: skip
     assert [r["status"] for r in json.loads(everything.stdout)["results"]] == ["ok"] * 6
+
+
+def test_script_is_sent_run_with_its_args_and_removed(ssh_lab: SSHLab, tmp_path: Path) -> None:
+    script = tmp_path / "check.sh"
+    script.write_text('#!/bin/sh\nprintf "%s|" "$@"; echo; test -x "$0" && echo exec-ok\nexit 4\n')
+    inv = ssh_lab.inventory(tmp_path / "lab.ini", n=2, extra="here ansible_connection=local\n")
+    before = set(Path("/tmp").glob(".hostpool-script-*"))
+    done = hostpool("script", *lab_args(ssh_lab, inv), "-o", "json", str(script), "a", "b c",
+                    cwd=tmp_path)  # fmt: skip
+    assert done.returncode == 1, done.stderr
+    results = json.loads(done.stdout)["results"]
+    assert [r["host"] for r in results] == ["h0", "h1", "here"]
+    for r in results:
+        assert (r["status"], r["exit_code"]) == ("failed", 4)
+        assert r["stdout"] == "a|b c|\nexec-ok\n"
+    assert set(Path("/tmp").glob(".hostpool-script-*")) == before  # removed on every host
