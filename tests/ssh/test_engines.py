@@ -151,7 +151,9 @@ def test_deadline_settles_a_wedged_worker(ssh_lab: SSHLab, engine: str) -> None:
     options = ssh_lab.options(command_timeout=1.0, connect_timeout=1.0)
     report = run(
         [local("wedged"), ssh_lab.target(0)],
-        '[ -z "$SSH_CONNECTION" ] && kill -STOP $PPID; true',
+        # The shell lingers after stopping its worker: SIGSTOP lands asynchronously, and
+        # a shell that exited at once could let the worker answer before it stopped.
+        '[ -z "$SSH_CONNECTION" ] && { kill -STOP $PPID; sleep 3; }; true',
         engine,
         forks=2,
         options=options,
