@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import signal
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -33,3 +34,10 @@ def wait_for(predicate: Callable[[], bool], timeout: float = 30.0) -> bool:
             return True
         time.sleep(0.1)
     return False
+
+
+def foreground_signals() -> None:
+    """``preexec_fn`` for a child that stands for a terminal's foreground job: a shell
+    started in the background (CI under ``nohup ... &``) hands its children SIGINT
+    ignored, and Python then never raises KeyboardInterrupt, so Ctrl-C tests would hang."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)

@@ -10,7 +10,7 @@ import sys
 import uuid
 from pathlib import Path
 
-from tests.procs import marked_pids, wait_for
+from tests.procs import foreground_signals, marked_pids, wait_for
 from tests.sshd import SSHLab
 
 
@@ -41,6 +41,7 @@ def test_ctrl_c_interrupts_terminates_and_leaves_nothing(ssh_lab: SSHLab, tmp_pa
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         start_new_session=True,  # its own process group, like a foreground job
+        preexec_fn=foreground_signals,
     )
     try:
         assert wait_for(lambda: len(list(tmp_path.glob("started.*"))) >= 5), (

@@ -15,7 +15,7 @@ import pytest
 
 import hostpool
 from hostpool import Copy, Exec, Fetch, Pool, Status, Target
-from tests.procs import local, marked_pids, wait_for
+from tests.procs import foreground_signals, local, marked_pids, wait_for
 from tests.sshd import SSHLab
 
 REPO = Path(__file__).resolve().parents[2]
@@ -199,6 +199,7 @@ def test_ctrl_c_raises_interrupted_after_accounting_for_every_host(tmp_path: Pat
         text=True,
         cwd=tmp_path,
         start_new_session=True,
+        preexec_fn=foreground_signals,
     )
     try:
         assert wait_for(lambda: len(marked_pids(mark)) >= 3, timeout=60)
