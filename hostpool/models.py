@@ -141,12 +141,17 @@ def check_env(env: tuple[tuple[str, str], ...]) -> None:
 # -- actions: what a task does on its host -------------------------------------------------
 @dataclass(frozen=True, slots=True)
 class Exec:
-    """Run a shell command.  ``None`` fields take the pool's ``SSHOptions`` default."""
+    """Run a shell command.  ``None`` fields take the pool's ``SSHOptions`` default.
+
+    ``stdin`` is sent to the command on every host (clush's broadcast); ``pty`` runs it on
+    a terminal (stderr then arrives merged into stdout, as on any terminal)."""
 
     command: str
     sudo: bool | None = None
     env: tuple[tuple[str, str], ...] = ()
     timeout: float | None = None
+    stdin: bytes = field(default=b"", repr=False)
+    pty: bool = False
 
     def __post_init__(self) -> None:
         check_env(self.env)

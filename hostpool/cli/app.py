@@ -87,6 +87,16 @@ def exec_(
     env: Annotated[
         list[str] | None, typer.Option("--env", help="K=V exported before the command.")
     ] = None,
+    pty: Annotated[
+        bool,
+        typer.Option(
+            "--pty", help="Run on a terminal (stderr merges into stdout, as on any terminal)."
+        ),
+    ] = False,
+    no_stdin: Annotated[
+        bool,
+        typer.Option("-n", "--no-stdin", help="Do not send stdin (sent when not a terminal)."),
+    ] = False,
     engine: Annotated[Engine, typer.Option("--engine", help="Worker pool engine.")] = Engine.LOCAL,
     ray_address: Annotated[
         str | None, typer.Option("--ray-address", help="Ray cluster to join (default: local).")
@@ -104,12 +114,14 @@ def exec_(
     hostpool exec -i hosts.ini uptime
     hostpool exec -i hosts.ini -H 'web:!web03' -f 64 -t 30 -- systemctl is-active nginx
     hostpool exec -i 'deploy@web[01:04].example.com,' -o gather cat /etc/os-release
+    hostpool exec -i hosts.ini 'sort | uniq -c' < list.txt   # stdin goes to every host
     """
     password = session.secret(
         ask_sudo_pass, sudo_pass_file, "sudo password: ", "--ask-sudo-pass", "--sudo-pass-file"
     )
     options = engine_options(engine, address=ray_address, resources=ray_resource or ())
-    action = Exec(" ".join(command), env=session.parse_env(env or []))
+    data = session.broadcast_input(no_stdin, pty)
+    action = Exec(" ".join(command), env=session.parse_env(env or []), stdin=data, pty=pty)
     code = session.execute(
         flags,
         action,
@@ -132,6 +144,10 @@ def script_(
     env: Annotated[
         list[str] | None, typer.Option("--env", help="K=V exported before the script.")
     ] = None,
+    no_stdin: Annotated[
+        bool,
+        typer.Option("-n", "--no-stdin", help="Do not send stdin (sent when not a terminal)."),
+    ] = False,
     *,
     flags: RunFlags,
 ) -> None:
@@ -140,7 +156,8 @@ def script_(
     \b
     hostpool script -i hosts.ini ./check.sh --verbose
     """
-    run = Exec("", sudo=sudo or None, env=session.parse_env(env or []))
+    data = session.broadcast_input(no_stdin, pty=False)
+    run = Exec("", sudo=sudo or None, env=session.parse_env(env or []), stdin=data)
     raise typer.Exit(session.execute(flags, Script(script, tuple(args or ()), run)))
 
 

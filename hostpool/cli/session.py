@@ -73,6 +73,26 @@ def secret(
     return None
 
 
+STDIN_LIMIT = 64 * 1024 * 1024
+
+
+def broadcast_input(disabled: bool, pty: bool) -> bytes:
+    """clush's rule: stdin that is not a terminal is read once and sent to every host;
+    ``-n`` turns it off (a pipe nobody closes would otherwise be waited on)."""
+    stream = sys.stdin
+    if disabled or stream is None or stream.isatty():
+        return b""
+    try:
+        data = stream.buffer.read(STDIN_LIMIT + 1)
+    except (OSError, ValueError, AttributeError):  # closed or not a real file
+        return b""
+    if len(data) > STDIN_LIMIT:
+        raise UsageError(f"stdin is larger than {STDIN_LIMIT >> 20} MiB: copy the file instead")
+    if data and pty:
+        raise UsageError("--pty cannot carry stdin data (a terminal edits it): add -n")
+    return data
+
+
 BUILT_IN = "<built-in: localhost, connection=local>"
 
 

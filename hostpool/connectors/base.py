@@ -14,6 +14,10 @@ from typing import Protocol
 
 from hostpool.models import HostKey, Status, Stream
 
+# What a command's lifeline (``worker.command``) reads as "stop now": any byte or the end
+# of stdin while the command runs.
+STOP = b"\n"
+
 
 class FileKind(enum.StrEnum):
     FILE = "file"
@@ -71,7 +75,9 @@ class RemoteProcess(Protocol):
     def at_eof(self) -> bool:
         """Both streams ended (or the transport died)."""
 
-    def send(self, data: bytes) -> None: ...
+    def send(self, data: bytes) -> int:
+        """Write what the command can take now without blocking; how much was taken (all
+        of it once stdin is gone: nobody will read it)."""
 
     def close_stdin(self) -> None: ...
 
@@ -95,7 +101,8 @@ class Connector(Protocol):
     worker's classifier.
     """
 
-    def start(self, command: str) -> RemoteProcess: ...
+    def start(self, command: str, pty: bool = False) -> RemoteProcess:
+        """``pty``: on a terminal that hangs the command up when the session ends."""
 
     def stat(self, path: str) -> FileInfo | None:
         """None when nothing exists at ``path``."""

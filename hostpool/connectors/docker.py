@@ -80,21 +80,26 @@ class DockerConnector(Stateless):
         self.connect_timeout = connect_timeout
         self.keepalive = keepalive
 
-    def _exec_argv(self, *env: str) -> list[str]:
-        argv = ["docker", "exec", *(f"--env={e}" for e in env)]
+    def _exec_argv(self, *env: str, flags: tuple[str, ...] = ()) -> list[str]:
+        argv = ["docker", "exec", *flags, *(f"--env={e}" for e in env)]
         if self.target.user:
             argv += ["--user", self.target.user]
         # "--" keeps a container named like an option from being read as one.
         return [*argv, "--", self.target.address]
 
-    def start(self, command: str) -> PipeProcess:
+    def start(self, command: str, pty: bool = False) -> PipeProcess:
+        """``-i``: stdin is the command's lifeline (and its data); the docker client's end
+        of it closes with the worker, whatever kills the worker."""
         run_id = secrets.token_hex(8)
-        argv = [*self._exec_argv(f"HOSTPOOL_RUN_ID={run_id}"), "/bin/sh", "-c", command]
+        flags = ("-i", "-t") if pty else ("-i",)
+        env = f"HOSTPOOL_RUN_ID={run_id}"
+        argv = [*self._exec_argv(env, flags=flags), "/bin/sh", "-c", command]
         return PipeProcess(
             argv,
             on_kill=lambda: self._reap(run_id),
             health=lambda: docker_state(self.target.address, self.connect_timeout),
             interval=self.keepalive,
+            pty=pty,  # docker exec -t insists on a terminal of its own
         )
 
     def _reap(self, run_id: str) -> None:

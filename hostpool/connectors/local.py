@@ -15,6 +15,7 @@ import shutil
 import signal
 import stat
 import subprocess
+import termios
 import threading
 import time
 from collections.abc import Callable
@@ -23,6 +24,8 @@ from hostpool.connectors.base import Exit, FileInfo, FileKind, Stateless
 from hostpool.models import Status, Stream, Target
 from hostpool.transfer import file_sha256
 from hostpool.worker import sched
+
+PIPE = subprocess.PIPE
 
 # What each lane thread is running, so the worker's SIGTERM handler can stop it.
 _running: dict[int, PipeProcess] = {}
@@ -35,7 +38,8 @@ def kill_current() -> None:
 
 
 class PipeProcess:
-    """A local child process behind pipes; ``on_kill`` runs after its group is killed."""
+    """A local child process behind pipes (or a terminal, ``pty``); ``on_kill`` runs
+    after its group is killed."""
 
     def __init__(
         self,
@@ -44,22 +48,32 @@ class PipeProcess:
         health: Callable[[], str | None] | None = None,
         interval: float = 0.0,
         count: int = 3,
+        pty: bool = False,
     ) -> None:
         """``health`` (docker: the container's state) is asked every ``interval`` seconds
         of silence; ``count`` problems in a row end the command as unreachable."""
+        master = slave = -1
+        if pty:
+            master, slave = os.openpty()
+            _raw_output(slave)
+        ends = (slave, slave, slave) if pty else (PIPE, PIPE, PIPE)
         with sched.unconfined():  # a lane's one CPU and batch policy are not the command's
             self.proc = subprocess.Popen(
-                argv,
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                start_new_session=True,
+                argv, stdin=ends[0], stdout=ends[1], stderr=ends[2], start_new_session=True
             )
-        assert self.proc.stdout and self.proc.stderr and self.proc.stdin
-        self._on_kill = on_kill
         self._sel = selectors.DefaultSelector()
-        self._sel.register(self.proc.stdout, selectors.EVENT_READ, Stream.STDOUT)
-        self._sel.register(self.proc.stderr, selectors.EVENT_READ, Stream.STDERR)
+        if pty:
+            os.close(slave)
+            self._in: int | None = master
+            self._sel.register(master, selectors.EVENT_READ, Stream.STDOUT)
+        else:
+            assert self.proc.stdout and self.proc.stderr and self.proc.stdin
+            self._in = self.proc.stdin.fileno()
+            self._sel.register(self.proc.stdout.fileno(), selectors.EVENT_READ, Stream.STDOUT)
+            self._sel.register(self.proc.stderr.fileno(), selectors.EVENT_READ, Stream.STDERR)
+        self._pty = master if pty else None
+        os.set_blocking(self._in, False)
+        self._on_kill = on_kill
         self._lane = threading.get_ident()
         _running[self._lane] = self
         self._health, self._interval, self._count = health, interval, count
@@ -85,7 +99,10 @@ class PipeProcess:
         if not self._sel.get_map():
             return chunks
         for key, _ in self._sel.select(0):
-            data = os.read(key.fd, 65536)
+            try:
+                data = os.read(key.fd, 65536)
+            except OSError:  # EIO: the terminal's other side is closed
+                data = b""
             if data:
                 chunks.append((key.data, data))
                 self._heard, self._problems = time.monotonic(), 0
@@ -97,16 +114,23 @@ class PipeProcess:
     def at_eof(self) -> bool:
         return not self._sel.get_map() or bool(self.dead)
 
-    def send(self, data: bytes) -> None:
-        assert self.proc.stdin
-        with contextlib.suppress(BrokenPipeError, ValueError):
-            self.proc.stdin.write(data)
-            self.proc.stdin.flush()
+    def send(self, data: bytes) -> int:
+        if self._in is None:
+            return len(data)
+        try:
+            return os.write(self._in, data)
+        except BlockingIOError:
+            return 0
+        except OSError:  # gone: nobody reads it
+            return len(data)
 
     def close_stdin(self) -> None:
-        assert self.proc.stdin
-        with contextlib.suppress(BrokenPipeError):
-            self.proc.stdin.close()
+        if self._pty is not None:  # a terminal's end of input is a character, not a close
+            self.send(b"\x04")
+        elif self.proc.stdin is not None:
+            with contextlib.suppress(OSError):
+                self.proc.stdin.close()
+        self._in = None
 
     @property
     def exited(self) -> bool:
@@ -144,6 +168,18 @@ class PipeProcess:
             if pipe is not None:
                 with contextlib.suppress(OSError):
                     pipe.close()
+        if self._pty is not None:
+            with contextlib.suppress(OSError):
+                os.close(self._pty)
+            self._pty = self._in = None
+
+
+def _raw_output(fd: int) -> None:
+    """A terminal that passes bytes through: no echo of what is sent, no CR before LF."""
+    attrs = termios.tcgetattr(fd)
+    attrs[1] &= ~termios.ONLCR  # oflag
+    attrs[3] &= ~(termios.ECHO | termios.ECHONL)  # lflag
+    termios.tcsetattr(fd, termios.TCSANOW, attrs)
 
 
 def _kind(mode: int) -> FileKind:
@@ -158,8 +194,8 @@ class LocalConnector(Stateless):
     def __init__(self, target: Target) -> None:
         self.target = target
 
-    def start(self, command: str) -> PipeProcess:
-        return PipeProcess(["/bin/sh", "-c", command])
+    def start(self, command: str, pty: bool = False) -> PipeProcess:
+        return PipeProcess(["/bin/sh", "-c", command], pty=pty)
 
     def stat(self, path: str) -> FileInfo | None:
         try:

@@ -15,10 +15,11 @@ import shlex
 import stat
 import threading
 import time
+from collections.abc import Callable
 
 import paramiko
 
-from hostpool.connectors.base import Exit, FileInfo, FileKind, StaleConnection
+from hostpool.connectors.base import STOP, Exit, FileInfo, FileKind, StaleConnection
 from hostpool.connectors.ssh_handshake import SSHContext, open_transport
 from hostpool.models import HostKey, Status, Stream, Target
 from hostpool.transfer import CHUNK
@@ -121,8 +122,16 @@ class ChannelProcess:
         transport = self.channel.get_transport()
         return transport is not None and transport.is_active()
 
-    def send(self, data: bytes) -> None:
-        self.channel.sendall(data)
+    def send(self, data: bytes) -> int:
+        ch = self.channel
+        if ch.closed or ch.eof_sent:
+            return len(data)
+        if not ch.send_ready():
+            return 0
+        try:
+            return int(ch.send(data))
+        except OSError:
+            return len(data)
 
     def close_stdin(self) -> None:
         self.channel.shutdown_write()
@@ -159,7 +168,11 @@ class ChannelProcess:
         return Exit(code)
 
     def kill(self) -> None:
-        # The remote command may still be running on this connection: drop it.
+        """Tell the lifeline to stop the command, then drop the connection; losing the
+        connection alone reaches the lifeline too (sshd closes the command's stdin)."""
+        with contextlib.suppress(OSError, EOFError, paramiko.SSHException):
+            if not self.channel.closed and self.channel.send_ready():
+                self.channel.send(STOP)
         self.channel.close()
         self._connector.close()
 
@@ -192,9 +205,11 @@ class SSHConnector:
         self.reused = False  # the connection answered: failures from here on are real
         return channel
 
-    def start(self, command: str) -> ChannelProcess:
+    def start(self, command: str, pty: bool = False) -> ChannelProcess:
         channel = self._session()
-        _exec_no_reply(channel, command)
+        if pty:
+            _request(channel, "pty-req", _pty_request)
+        _request(channel, "exec", lambda m: m.add_string(command))
         interval = self.target.ssh.server_alive_interval or self.ctx.options.keepalive
         count = self.target.ssh.server_alive_count
         liveness = Liveness(self.transport, interval, count) if interval else None
@@ -286,20 +301,35 @@ class SSHConnector:
         return learnt
 
 
-def _exec_no_reply(channel: paramiko.Channel, command: str) -> None:
-    """Send the exec request without asking for a reply.
+# Terminal modes (RFC 4254 8): bytes pass through as the command wrote them.
+_ECHO, _ONLCR, _TTY_OP_END = 53, 72, 0
+_PTY_MODES = bytes([_ECHO, 0, 0, 0, 0, _ONLCR, 0, 0, 0, 0, _TTY_OP_END])
+
+
+def _pty_request(message: paramiko.Message) -> None:
+    message.add_string("xterm")
+    for size in (200, 50, 0, 0):  # columns, rows, pixel width, pixel height
+        message.add_int(size)
+    message.add_string(_PTY_MODES)
+
+
+def _request(
+    channel: paramiko.Channel, kind: str, body: Callable[[paramiko.Message], object]
+) -> None:
+    """Send a channel request without asking for a reply.
 
     paramiko's ``exec_command`` waits, without a timeout, for the server to confirm the
     request: one extra round trip per host (a tenth of a second per wave at 100 ms RTT)
     and an unbounded wait.  A refused exec still shows: the server closes the channel
-    without an exit status, which ``ChannelProcess.exit`` reports.
+    without an exit status, which ``ChannelProcess.exit`` reports.  A refused pty-req
+    leaves the command without a terminal (and without its hang-up).
     """
     message = paramiko.Message()
     message.add_byte(paramiko.common.cMSG_CHANNEL_REQUEST)
     message.add_int(channel.remote_chanid)
-    message.add_string("exec")
+    message.add_string(kind)
     message.add_boolean(False)
-    message.add_string(command)
+    body(message)
     transport = channel.get_transport()
     assert transport is not None
     transport._send_user_message(message)  # type: ignore[attr-defined]

@@ -24,9 +24,11 @@ class EventSink(Protocol):
 class Output:
     """Bounded byte buffers for both streams, plus the reactions the transport must take.
 
-    ``feed`` returns bytes to write to the command's stdin (the sudo password, once) and
-    ``close_stdin`` tells the loop when stdin can be shut: immediately without sudo
-    password, after sudo's readiness marker otherwise, so sudo can never wait on us.
+    ``feed`` returns bytes to write to the command's stdin (the sudo password, once);
+    ``take_input`` hands over the command's stdin data once the command itself reads
+    stdin (at once, or after sudo's readiness marker, so sudo never takes it for the
+    password); ``close_stdin`` says sudo asked twice and must not be fed again.  Stdin
+    otherwise stays open until the command ends: it is the lifeline (``command``).
     """
 
     def __init__(
@@ -38,6 +40,7 @@ class Output:
         events: EventSink | None = None,
         seq: int = 0,
         host: str = "",
+        stdin: bytes = b"",
     ) -> None:
         self.limit = limit
         self.truncated = False
@@ -50,12 +53,20 @@ class Output:
         self._password = password
         self._password_sent = False
         self._sudo_started = self._sudo is None
-        self.close_stdin = self._sudo is None
+        self.close_stdin = False
+        self._stdin: bytes | None = stdin
         self.sudo_error = ""
         self._head: dict[Stream, bytearray] = {STDOUT: bytearray(), STDERR: bytearray()}
         self._final: tuple[bytes, bytes] | None = None
 
     # -- feeding -------------------------------------------------------------------------
+    def take_input(self) -> bytes:
+        """The stdin data, once, as soon as the command (not sudo) reads stdin."""
+        if self._stdin is None or not self._sudo_started:
+            return b""
+        data, self._stdin = self._stdin, None
+        return data
+
     def feed(self, stream: Stream, data: bytes) -> bytes | None:
         if not data:
             return None
@@ -85,7 +96,6 @@ class Output:
             idx = head.find(ready)
             if idx >= 0:
                 self._sudo_started = True
-                self.close_stdin = True
                 before, after = bytes(head[:idx]), bytes(head[idx + len(ready) :])
                 head.clear()
                 pending_err = bytes(self._head[STDERR])

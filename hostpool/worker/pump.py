@@ -16,6 +16,7 @@ from hostpool.worker.output import Output
 # Once the exit status is in, output still arriving gets this long: a background child
 # (``sleep 1000 &``) can hold stdout open forever after the command itself ended.
 TRAILING_OUTPUT = 2.0
+INPUT_SLICE = 32768
 
 
 def deadline_slice(deadline: float | None) -> float | None:
@@ -27,19 +28,27 @@ def deadline_slice(deadline: float | None) -> float | None:
 
 
 def pump(proc: RemoteProcess, out: Output, host: str, timeout: float | None) -> HostResult:
-    """Feed ``out`` until both streams end and the exit arrives, or the deadline passes."""
+    """Feed ``out`` until both streams end and the exit arrives, or the deadline passes.
+
+    Stdin is written in slices between reads, never in one blocking write: a command that
+    answers before it has read all its input would otherwise wait on us while we wait on
+    it.  It is closed once the exit status is in (the lifeline's normal end)."""
     deadline = time.monotonic() + timeout if timeout else None
     stdin_open = True
+    pending = bytearray()
     exited_at = 0.0
     while True:
-        if stdin_open and out.close_stdin:
+        if stdin_open and (out.close_stdin or proc.exited):
             proc.close_stdin()
             stdin_open = False
+        pending += out.take_input()
+        if pending and stdin_open:
+            del pending[: proc.send(bytes(pending[:INPUT_SLICE]))]
         chunks = proc.read()
         for stream, data in chunks:
             reply = out.feed(stream, data)
-            if reply and stdin_open:
-                proc.send(reply)
+            if reply:
+                pending[:0] = reply
         if chunks:
             continue
         if proc.at_eof:
@@ -55,7 +64,7 @@ def pump(proc: RemoteProcess, out: Output, host: str, timeout: float | None) -> 
         wait = deadline_slice(deadline)
         if wait is None:
             return _timed_out(proc, out, host, timeout)
-        proc.wait(wait)
+        proc.wait(min(wait, 0.005) if pending and stdin_open else wait)
     if stdin_open:
         proc.close_stdin()
     while True:

@@ -253,10 +253,13 @@ def _exec(state: WorkerState, conn: Connector, task: Task, action: Exec) -> Host
         events=state.events if task.stream else None,
         seq=task.seq,
         host=task.target.name,
+        stdin=action.stdin,
     )
-    command = compose(action.command, (*opts.env, *action.env), sudo)
+    env = (*opts.env, *action.env)
+    # On a terminal the hang-up stops the command; its data is typed, not counted.
+    command = compose(action.command, env, sudo, stdin_size=len(action.stdin), guard=not action.pty)
     timeout = opts.command_timeout if action.timeout is None else action.timeout
-    return pump(conn.start(command), out, task.target.name, timeout)
+    return pump(conn.start(command, pty=action.pty), out, task.target.name, timeout)
 
 
 if sys.platform == "win32":  # pragma: no cover

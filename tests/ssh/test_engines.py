@@ -20,7 +20,7 @@ from hostpool.models import Status, Target
 from hostpool.pool.engines import Engine
 from hostpool.pool.ledger import RunPolicy, Timing
 from hostpool.pool.pool import Pool
-from tests.procs import local, marked_pids, wait_for
+from tests.procs import STARTER, local, marked_pids, wait_for
 from tests.sshd import SSHLab, keygen
 
 
@@ -100,14 +100,25 @@ def test_unknown_host_key_is_hostkey(ssh_lab: SSHLab, tmp_path: Path, engine: st
 
 def test_max_tasks_per_child_recycles_workers(engine: str) -> None:
     targets = [local(f"l{i}") for i in range(4)]
-    report = run(targets, "echo $PPID", engine, forks=2, maxtasksperchild=1)
+    report = run(
+        targets,
+        "echo $(set -- $(cat /proc/$PPID/stat); echo $4)",
+        engine,
+        forks=2,
+        maxtasksperchild=1,
+    )
     assert report.exit_code() == 0
     assert len(worker_pids(report)) == len(targets)
 
 
 def test_killed_worker_is_reported(ssh_lab: SSHLab, engine: str) -> None:
     # For a local host the shell's parent is the worker (pool process or Ray actor).
-    report = run([local("victim")], "kill -9 $PPID; sleep 5", engine, options=ssh_lab.options())
+    report = run(
+        [local("victim")],
+        "kill -9 $(set -- $(cat /proc/$PPID/stat); echo $4); sleep 5",
+        engine,
+        options=ssh_lab.options(),
+    )
     r = report.results[0]
     assert r.status is Status.ERROR
     assert "died" in r.error
@@ -116,7 +127,7 @@ def test_killed_worker_is_reported(ssh_lab: SSHLab, engine: str) -> None:
 
 def test_killed_worker_among_healthy_hosts(ssh_lab: SSHLab, tmp_path: Path, engine: str) -> None:
     flag = tmp_path / "killed-once"
-    command = f"if mkdir {flag} 2>/dev/null; then kill -9 $PPID; sleep 5; fi; echo fine"
+    command = f"if mkdir {flag} 2>/dev/null; then kill -9 {STARTER}; sleep 5; fi; echo fine"
     targets = [local(f"l{i}") for i in range(4)] + ssh_lab.targets(2)
     report = run(targets, command, engine, forks=3, options=ssh_lab.options())
     statuses = [r.status for r in report.results]
@@ -153,7 +164,7 @@ def test_deadline_settles_a_wedged_worker(ssh_lab: SSHLab, engine: str) -> None:
         [local("wedged"), ssh_lab.target(0)],
         # The shell lingers after stopping its worker: SIGSTOP lands asynchronously, and
         # a shell that exited at once could let the worker answer before it stopped.
-        '[ -z "$SSH_CONNECTION" ] && { kill -STOP $PPID; sleep 3; }; true',
+        f'[ -z "$SSH_CONNECTION" ] && {{ kill -STOP {STARTER}; sleep 3; }}; true',
         engine,
         forks=2,
         options=options,
@@ -200,7 +211,9 @@ def test_pool_reuses_its_workers(engine: str) -> None:
     # Whichever worker takes which host, no call starts new worker processes.
     targets = [local("a"), local("b")]
     with Pool(**pool_kwargs(engine, 2)) as pool:
-        reports = [pool.map("echo $PPID", targets) for _ in range(3)]
+        reports = [
+            pool.map("echo $(set -- $(cat /proc/$PPID/stat); echo $4)", targets) for _ in range(3)
+        ]
         shape = pool.shape
     assert all(r.exit_code() == 0 for r in reports)
     assert len(set().union(*(worker_pids(r) for r in reports))) <= shape.processes

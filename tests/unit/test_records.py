@@ -115,11 +115,13 @@ def test_output_cap_and_lines() -> None:
 
 def test_sudo_password_handshake() -> None:
     sudo = SudoWrap(with_password=True)
-    out = Output(1000, sudo=sudo, password="s3cret")
-    assert not out.close_stdin
+    out = Output(1000, sudo=sudo, password="s3cret", stdin=b"data")
+    assert out.take_input() == b""  # sudo would read it as the password
     assert out.feed(STDERR, sudo.prompt.encode()) == b"s3cret\n"
+    assert out.take_input() == b""
     assert out.feed(STDOUT, sudo.ready.encode() + b"\nhello\n") is None
-    assert out.close_stdin
+    assert out.take_input() == b"data" and out.take_input() == b""
+    assert not out.close_stdin  # stdin stays open: the command's lifeline
     stdout, stderr = out.finish()
     assert stdout == b"hello\n"
     assert b"s3cret" not in stdout + stderr and sudo.prompt.encode() not in stderr
@@ -134,7 +136,8 @@ def test_sudo_wrong_password_stops_feeding() -> None:
 
 
 def test_env_names_are_validated_and_values_quoted() -> None:
-    assert compose("x", parse_env(["A=it's"]), None) == "export A='it'\"'\"'s'; x"
+    line = compose("x", parse_env(["A=it's"]), None, guard=False)
+    assert line == "export A='it'\"'\"'s'; x"
     with pytest.raises(errors.UsageError):
         parse_env(["1A=x"])
     with pytest.raises(errors.UsageError):
