@@ -173,15 +173,29 @@ class FileDigest:
 
 
 @dataclass(frozen=True, slots=True)
+class TreeEntry:
+    """One entry of a directory copy, relative to the copied root; directories (no
+    digest) come before what they hold."""
+
+    path: str
+    mode: int
+    digest: FileDigest | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Copy:
     """Send a local file; ``dest`` ending in '/' (or an existing directory) gets its name.
 
-    ``digest`` is filled by ``transfer.prepare`` in the parent before dispatch."""
+    A directory is sent whole, as Ansible's copy does: ``src/`` puts its contents in
+    ``dest``, ``src`` puts ``dest/<name of src>``.  ``digest`` (a file) or ``tree`` (a
+    directory, with ``dest`` then the remote root) is filled by ``transfer.prepare`` in
+    the parent before dispatch."""
 
     src: str
     dest: str
     mode: int | None = None
     digest: FileDigest | None = None
+    tree: tuple[TreeEntry, ...] = ()
 
     def __post_init__(self) -> None:
         if not self.dest:
@@ -196,7 +210,7 @@ class Copy:
 
 @dataclass(frozen=True, slots=True)
 class Fetch:
-    """Bring a remote file to ``localdir/<host>/<basename>``."""
+    """Bring a remote file, or a directory whole, to ``localdir/<host>/<basename>``."""
 
     remote: str
     localdir: str

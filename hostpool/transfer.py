@@ -52,10 +52,15 @@ def file_sha256(path: str | Path) -> str:
 
 
 def prepare(action: Copy) -> Copy:
-    """The copy with an absolute source and its digest, checked before any host is contacted."""
+    """The copy with an absolute source and its digest (or a directory's manifest),
+    checked before any host is contacted."""
     path = Path(action.src)
     try:
         st = path.stat()
+        if stat.S_ISDIR(st.st_mode):
+            from hostpool.transfer_tree import prepare_tree
+
+            return prepare_tree(action, path.resolve())
         if not stat.S_ISREG(st.st_mode):
             raise UsageError(f"{action.src} is not a regular file")
         digest = FileDigest(file_sha256(path), st.st_size, stat.S_IMODE(st.st_mode))
@@ -70,7 +75,7 @@ def check_fetch(action: Fetch) -> Fetch:
 
 
 def remote_basename(remote: str) -> str:
-    name = posixpath.basename(remote)
+    name = posixpath.basename(remote.rstrip("/") or remote)
     if not remote or name in ("", ".", ".."):
         raise UsageError(f"fetch needs a file path, got {remote!r}")
     return name
@@ -89,13 +94,13 @@ def fetch_destination(localdir: str, host: str, remote: str) -> Path:
 
 
 # -- child side -------------------------------------------------------------------------------
-def _done(host: str, message: str) -> HostResult:
+def done(host: str, message: str) -> HostResult:
     return HostResult(
         host=host, status=Status.OK, exit_code=0, stdout=(message + "\n").encode(), started=True
     )
 
 
-def _failed(host: str, message: str) -> HostResult:
+def failed(host: str, message: str) -> HostResult:
     return HostResult(host=host, status=Status.FAILED, error=message, started=True)
 
 
@@ -105,8 +110,41 @@ def _temp_sibling(path: str) -> str:
     return posixpath.join(head, f".{tail}.hostpool-{secrets.token_hex(4)}.tmp")
 
 
+COPIED, UNCHANGED, MODE_SET = "copied", "unchanged", "mode set"
+
+
+def put_file(
+    conn: Connector, src: str, dest: str, digest: FileDigest, mode: int | None
+) -> tuple[str, int]:
+    """One file to ``dest``: nothing sent when size and SHA-256 match, else a hidden
+    sibling renamed over it.  ``mode`` None keeps an existing file's mode.  Returns what
+    was done and the mode the file has now."""
+    info = conn.stat(dest)
+    existing = info.mode if info is not None and info.kind is FileKind.FILE else None
+    mode = mode if mode is not None else existing
+    mode = digest.mode if mode is None else mode
+    if info is not None and info.size == digest.size and conn.sha256(dest) == digest.sha256:
+        if existing == mode:
+            return UNCHANGED, mode
+        conn.chmod(dest, mode)
+        return MODE_SET, mode
+    tmp = _temp_sibling(dest)
+    try:
+        conn.put(src, tmp)
+        conn.install(tmp, dest, mode)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            conn.remove(tmp)
+        raise
+    return COPIED, mode
+
+
 def copy(conn: Connector, host: str, action: Copy) -> HostResult:
-    spec = action if action.digest is not None else prepare(action)
+    spec = action if action.digest is not None or action.tree else prepare(action)
+    if spec.tree:
+        from hostpool.transfer_tree import copy_tree
+
+        return copy_tree(conn, host, spec)
     digest = spec.digest
     assert digest is not None
     dest = spec.dest
@@ -114,26 +152,14 @@ def copy(conn: Connector, host: str, action: Copy) -> HostResult:
         info = conn.stat(dest)
         if dest.endswith("/") or (info is not None and info.kind is FileKind.DIRECTORY):
             dest = posixpath.join(dest, posixpath.basename(spec.src))
-            info = conn.stat(dest)
-        existing = info.mode if info is not None and info.kind is FileKind.FILE else None
-        mode = spec.mode if spec.mode is not None else existing
-        mode = digest.mode if mode is None else mode
-        if info is not None and info.size == digest.size and conn.sha256(dest) == digest.sha256:
-            if existing == mode:
-                return _done(host, f"unchanged {dest}")
-            conn.chmod(dest, mode)
-            return _done(host, f"unchanged {dest} (mode set to {mode:04o})")
-        tmp = _temp_sibling(dest)
-        try:
-            conn.put(spec.src, tmp)
-            conn.install(tmp, dest, mode)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                conn.remove(tmp)
-            raise
+        outcome, mode = put_file(conn, spec.src, dest, digest, spec.mode)
     except OSError as exc:
-        return _failed(host, f"copy to {dest}: {exc.strerror or exc}")
-    return _done(host, f"copied {dest} ({digest.size} bytes)")
+        return failed(host, f"copy to {dest}: {exc.strerror or exc}")
+    if outcome == MODE_SET:
+        return done(host, f"unchanged {dest} (mode set to {mode:04o})")
+    if outcome == UNCHANGED:
+        return done(host, f"unchanged {dest}")
+    return done(host, f"copied {dest} ({digest.size} bytes)")
 
 
 def _local_mode(remote_mode: int) -> int:
@@ -143,12 +169,28 @@ def _local_mode(remote_mode: int) -> int:
     return remote_mode & 0o777 & ~mask
 
 
-def _safe_parent(path: Path) -> None:
-    """Create ``path``'s directory; refuse a link where the host's directory should be."""
-    parent = path.parent
-    if parent.is_symlink():
-        raise OSError(f"{parent} is a symbolic link")
-    parent.mkdir(parents=True, exist_ok=True)
+def safe_dir(path: Path) -> None:
+    """Create the directory ``path``; refuse a link where a directory should be."""
+    if path.is_symlink():
+        raise OSError(f"{path} is a symbolic link")
+    path.mkdir(parents=True, exist_ok=True)
+
+
+def get_file(conn: Connector, remote: str, dest: Path, remote_mode: int) -> None:
+    """Into a temporary sibling, then renamed over ``dest`` (never written through)."""
+    safe_dir(dest.parent)
+    if dest.is_symlink():
+        raise OSError(f"{dest} is a symbolic link")
+    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
+    os.close(fd)
+    try:
+        conn.get(remote, tmp)
+        os.chmod(tmp, _local_mode(remote_mode))
+        os.replace(tmp, dest)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
 
 
 def fetch(conn: Connector, host: str, action: Fetch) -> HostResult:
@@ -157,20 +199,14 @@ def fetch(conn: Connector, host: str, action: Fetch) -> HostResult:
     try:
         info = conn.stat(remote)
         if info is None:
-            return _failed(host, f"fetch {remote}: No such file")
+            return failed(host, f"fetch {remote}: No such file")
+        if info.kind is FileKind.DIRECTORY:
+            from hostpool.transfer_tree import fetch_tree
+
+            return fetch_tree(conn, host, action, dest)
         if info.kind is not FileKind.FILE:
-            return _failed(host, f"fetch {remote}: not a regular file")
-        _safe_parent(dest)
-        fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
-        os.close(fd)
-        try:
-            conn.get(remote, tmp)
-            os.chmod(tmp, _local_mode(info.mode))
-            os.replace(tmp, dest)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            raise
+            return failed(host, f"fetch {remote}: not a regular file")
+        get_file(conn, remote, dest, info.mode)
     except OSError as exc:
-        return _failed(host, f"fetch {remote}: {exc.strerror or exc}")
-    return _done(host, f"fetched {remote} ({info.size} bytes)")
+        return failed(host, f"fetch {remote}: {exc.strerror or exc}")
+    return done(host, f"fetched {remote} ({info.size} bytes)")

@@ -163,7 +163,9 @@ def script_(
 
 @run_command(app, "copy")
 def copy_(
-    src: Annotated[str, typer.Argument(help="Local file to send.")],
+    src: Annotated[
+        str, typer.Argument(help="Local file or directory ('dir/': its contents) to send.")
+    ],
     dest: Annotated[str, typer.Argument(help="Remote path (a directory or ending in '/').")],
     mode: Annotated[
         str | None, typer.Option("--mode", help="Octal permissions, e.g. 0644.")
@@ -171,18 +173,29 @@ def copy_(
     *,
     flags: RunFlags,
 ) -> None:
-    """Copy SRC to DEST on every host (atomic rename; unchanged files are not resent)."""
+    """Copy SRC to DEST on every host (atomic rename; unchanged files are not resent).
+
+    \b
+    hostpool copy -i hosts.ini ./motd /etc/motd --mode 0644
+    hostpool copy -i hosts.ini ./site /var/www      # -> /var/www/site/...
+    hostpool copy -i hosts.ini ./site/ /var/www     # -> /var/www/... (the contents)
+    """
     raise typer.Exit(session.execute(flags, Copy(src, dest, parse_mode(mode))))
 
 
 @run_command(app, "fetch")
 def fetch_(
-    remote: Annotated[str, typer.Argument(help="Remote file to fetch.")],
+    remote: Annotated[str, typer.Argument(help="Remote file or directory to fetch.")],
     localdir: Annotated[str, typer.Argument(help="Files land in LOCALDIR/<host>/<name>.")],
     *,
     flags: RunFlags,
 ) -> None:
-    """Fetch REMOTE from every host into LOCALDIR/<host>/."""
+    """Fetch REMOTE from every host into LOCALDIR/<host>/.
+
+    \b
+    hostpool fetch -i hosts.ini /var/log/syslog ./logs    # ./logs/<host>/syslog
+    hostpool fetch -i hosts.ini /etc/nginx ./configs      # ./configs/<host>/nginx/...
+    """
     raise typer.Exit(session.execute(flags, Fetch(remote, localdir)))
 
 

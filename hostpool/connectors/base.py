@@ -118,6 +118,11 @@ class Connector(Protocol):
 
     def remove(self, path: str) -> None: ...
 
+    def mkdir(self, path: str, mode: int) -> None: ...
+
+    def listdir(self, path: str) -> list[tuple[str, FileInfo]]:
+        """Entries of a directory, links and special files as ``OTHER`` (not followed)."""
+
     def get(self, remote: str, local: str) -> None: ...
 
     def take_learnt(self) -> HostKey | None:

@@ -35,6 +35,13 @@ _PROBE = (
     'elif [ -e "$1" ]; then echo O; else echo N; fi'
 )
 _INSTALL = 'chmod "$1" "$2" && mv -f "$2" "$3"'
+# One line per entry: "D|F|O <octal mode> <size> <name>" (links are O, not followed).
+_LIST = (
+    'cd "$1" && for f in * .*; do case "$f" in .|..) continue;; esac; '
+    '[ -e "$f" ] || [ -L "$f" ] || continue; '
+    'if [ -L "$f" ]; then k=O; elif [ -d "$f" ]; then k=D; elif [ -f "$f" ]; then k=F; '
+    'else k=O; fi; echo "$k $(stat -c "%a %s" -- "$f") $f"; done'
+)
 
 
 def docker_state(container: str, timeout: float) -> str | None:
@@ -151,6 +158,17 @@ class DockerConnector(Stateless):
 
     def remove(self, path: str) -> None:
         self._sh('rm -f -- "$1"', path)
+
+    def mkdir(self, path: str, mode: int) -> None:
+        self._sh('mkdir -- "$2" && chmod "$1" "$2"', oct(mode)[2:], path)
+
+    def listdir(self, path: str) -> list[tuple[str, FileInfo]]:
+        kinds = {"D": FileKind.DIRECTORY, "F": FileKind.FILE, "O": FileKind.OTHER}
+        entries = []
+        for line in self._sh(_LIST, path).decode("utf-8", "surrogateescape").splitlines():
+            kind, mode, size, name = line.split(" ", 3)
+            entries.append((name, FileInfo(kinds[kind], int(mode, 8), int(size))))
+        return entries
 
     def get(self, remote: str, local: str) -> None:
         # docker cp into a fresh directory: it never writes through what ``local`` is.

@@ -182,6 +182,10 @@ def _raw_output(fd: int) -> None:
     termios.tcsetattr(fd, termios.TCSANOW, attrs)
 
 
+def _info(st: os.stat_result) -> FileInfo:
+    return FileInfo(_kind(st.st_mode), stat.S_IMODE(st.st_mode), st.st_size)
+
+
 def _kind(mode: int) -> FileKind:
     if stat.S_ISREG(mode):
         return FileKind.FILE
@@ -202,7 +206,7 @@ class LocalConnector(Stateless):
             st = os.stat(path)
         except FileNotFoundError:
             return None
-        return FileInfo(_kind(st.st_mode), stat.S_IMODE(st.st_mode), st.st_size)
+        return _info(st)
 
     def sha256(self, path: str) -> str:
         return file_sha256(path)
@@ -222,3 +226,11 @@ class LocalConnector(Stateless):
 
     def get(self, remote: str, local: str) -> None:
         shutil.copyfile(remote, local)
+
+    def mkdir(self, path: str, mode: int) -> None:
+        os.mkdir(path, mode)
+        os.chmod(path, mode)
+
+    def listdir(self, path: str) -> list[tuple[str, FileInfo]]:
+        with os.scandir(path) as entries:
+            return [(e.name, _info(e.stat(follow_symlinks=False))) for e in entries]

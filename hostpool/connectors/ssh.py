@@ -235,15 +235,7 @@ class SSHConnector:
             st = self.sftp.stat(path)
         except FileNotFoundError:
             return None
-        mode = st.st_mode or 0
-        kind = (
-            FileKind.FILE
-            if stat.S_ISREG(mode)
-            else FileKind.DIRECTORY
-            if stat.S_ISDIR(mode)
-            else FileKind.OTHER
-        )
-        return FileInfo(kind, stat.S_IMODE(mode), st.st_size or 0)
+        return _info(st.st_mode or 0, st.st_size or 0)
 
     def sha256(self, path: str) -> str:
         """``sha256sum`` on the host when it has one, else hash the file read over SFTP."""
@@ -284,6 +276,16 @@ class SSHConnector:
     def get(self, remote: str, local: str) -> None:
         self.sftp.get(remote, local)
 
+    def mkdir(self, path: str, mode: int) -> None:
+        self.sftp.mkdir(path, mode)
+        self.sftp.chmod(path, mode)  # the server's umask applied to mkdir's mode
+
+    def listdir(self, path: str) -> list[tuple[str, FileInfo]]:
+        return [
+            (a.filename, _info(a.st_mode or 0, a.st_size or 0))
+            for a in self.sftp.listdir_attr(path)
+        ]
+
     def end_task(self) -> None:
         """Between tasks only the transport is kept: an SFTP session per task is cheap."""
         if self._sftp is not None:
@@ -299,6 +301,17 @@ class SSHConnector:
     def take_learnt(self) -> HostKey | None:
         learnt, self.learnt = self.learnt, None
         return learnt
+
+
+def _info(mode: int, size: int) -> FileInfo:
+    kind = (
+        FileKind.FILE
+        if stat.S_ISREG(mode)
+        else FileKind.DIRECTORY
+        if stat.S_ISDIR(mode)
+        else FileKind.OTHER
+    )
+    return FileInfo(kind, stat.S_IMODE(mode), size)
 
 
 # Terminal modes (RFC 4254 8): bytes pass through as the command wrote them.

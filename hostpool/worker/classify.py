@@ -55,6 +55,8 @@ def classify(exc: BaseException) -> tuple[Status, str]:
             return Status.UNREACHABLE, f"not an SSH server (protocol error): {text}"
         if "banner" in text.lower() and "timed out" in text.lower():
             return Status.TIMEOUT, text
+        if "Timeout opening channel" in text:  # connected, then silent: a frozen host
+            return Status.UNREACHABLE, f"host stopped answering: {text}"
         if "Error reading SSH protocol banner" in text or "closed" in text.lower():
             return Status.UNREACHABLE, text
         return Status.ERROR, f"ssh: {text}"

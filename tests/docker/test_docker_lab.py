@@ -91,12 +91,16 @@ def test_stopped_before_run_is_unreachable(lab: Lab, victim: str) -> None:
 
 
 def _when_running(lab: Lab, service: str, marker: str, action: str, outcome: list[str]) -> None:
-    """Background: once ``marker`` shows in the container's processes, ``docker ACTION`` it."""
+    """Background: once ``marker`` runs in the container, ``docker ACTION`` it.
+
+    Only a process whose command line *is* the marker counts: the lifeline wrapper of
+    an earlier test's command carries the same text in its argv while it winds down."""
     name = lab.container(service)
     deadline = time.monotonic() + 30
     try:
         while time.monotonic() < deadline:
-            if marker in lab.processes(name):
+            lines = lab.processes(name).splitlines()
+            if any(line.split(None, 1)[1:] == [marker] for line in lines):
                 args = ("stop", "-t", "1", name) if action == "stop" else (action, name)
                 lab.docker(*args)
                 outcome.append(action)

@@ -178,3 +178,26 @@ esac
     assert fetched.returncode == 0, fetched.stdout
     assert (back / "c1" / "conf").read_text() == "in container\n"
     assert f"cp c1:{inside}/conf " in calls.read_text()
+
+
+def test_directory_copy_and_fetch_over_sftp(lab_inv: tuple[str, ...], tmp_path: Path) -> None:
+    src = tmp_path / "site"
+    (src / "css").mkdir(parents=True)
+    (src / "index.html").write_text("<h1>hi</h1>\n")
+    (src / "css" / "main.css").write_text("body{}\n")
+    os.chmod(src / "css", 0o750)
+    dest = tmp_path / "remote" / "www"
+    copy = ("copy", *lab_inv, "-l", "h0", "-o", "json", str(src), str(dest))
+    first = hostpool(*copy, cwd=tmp_path)
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert "copied 2 files" in str(results(first)["h0"]["stdout"])
+    assert (dest / "site" / "css" / "main.css").read_text() == "body{}\n"
+    assert stat.S_IMODE((dest / "site" / "css").stat().st_mode) == 0o750
+    again = hostpool(*copy, cwd=tmp_path)
+    assert "copied 0 files" in str(results(again)["h0"]["stdout"])
+
+    fetch = ("fetch", *lab_inv, "-l", "h0,h1", "-o", "json", str(dest / "site"), "out")
+    got = hostpool(*fetch, cwd=tmp_path)
+    assert got.returncode == 0, got.stdout + got.stderr
+    for host in ("h0", "h1"):
+        assert (tmp_path / "out" / host / "site" / "css" / "main.css").read_text() == "body{}\n"

@@ -54,6 +54,7 @@ CASES: list[tuple[BaseException, Status, str]] = [
         "protocol banner",
     ),
     (paramiko.SSHException("banner exchange timed out"), Status.TIMEOUT, "timed out"),
+    (paramiko.SSHException("Timeout opening channel."), Status.UNREACHABLE, "stopped answering"),
     (paramiko.SSHException("Incompatible ssh peer"), Status.UNREACHABLE, "not an SSH server"),
     (
         paramiko.SSHException("Incompatible version (1.5 instead of 2.0)\x1b]0;PWNED\x07"),
