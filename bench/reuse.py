@@ -1,6 +1,7 @@
 """How often a warm Pool reuses a connection: 20 calls on 5 hosts, counted from the sshd side.
 
-Each remote shell prints $PPID, the sshd process serving its connection: the number of
+Each remote shell prints the sshd process serving its connection (its grandparent: the
+parent is the lifeline wrapper, tests/procs.STARTER): the number of
 distinct values is the number of connections made.  Run from the repo root:
 ``python bench/reuse.py`` (starts its own sshd on 127.0.0.1-5, nothing else).
 """
@@ -14,6 +15,7 @@ import tempfile
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
 import hostpool
+from tests.procs import STARTER
 from tests.sshd import start_lab
 
 
@@ -26,7 +28,7 @@ def main() -> None:
             total = 0
             with hostpool.Pool(lab.options(), forks=forks, processes=processes) as pool:
                 for _ in range(20):
-                    report = pool.map("echo $PPID", hosts)
+                    report = pool.map(f"echo {STARTER}", hosts)
                     assert report.exit_code() == 0, report.results
                     sessions |= {r.stdout for r in report}
                     total += len(report)

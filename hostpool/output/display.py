@@ -35,6 +35,19 @@ class Display:
         return MODES[self.mode].live_lines
 
 
+class LineSink:
+    """The pool's line observer: per line, or a worker's chunk at once (``lines``)."""
+
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    def __call__(self, host: str, stream: Stream, line: bytes) -> None:
+        self._session.write_lines(host, stream, (line,))
+
+    def lines(self, host: str, stream: Stream, lines: tuple[bytes, ...]) -> None:
+        self._session.write_lines(host, stream, lines)
+
+
 class Session:
     """Receives results while the run goes on and renders the report at the end."""
 
@@ -64,8 +77,14 @@ class Session:
             stream.flush()
 
     # -- pool callbacks -----------------------------------------------------------------
-    def on_line(self, host: str, stream: Stream, line: bytes) -> None:
-        self._write(self.view.stream.line(host, stream, line), diagnostic=stream is Stream.STDERR)
+    @property
+    def on_line(self) -> LineSink:
+        return LineSink(self)
+
+    def write_lines(self, host: str, stream: Stream, lines: tuple[bytes, ...]) -> None:
+        """A worker's chunk of lines in one write and one flush."""
+        text = self.view.stream.lines(host, stream, lines)
+        self._write(text, diagnostic=stream is Stream.STDERR)
 
     def on_result(self, result: HostResult) -> None:
         self.progress.update(result.ok)

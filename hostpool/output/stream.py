@@ -28,11 +28,17 @@ class StreamFormat:
         return f"\x1b[{code}m{name}\x1b[0m" if self.color and code else name
 
     def line(self, host: str, stream: Stream, data: bytes) -> str:
-        text = text_of(data.rstrip(b"\r"))
+        return self.lines(host, stream, (data,))
+
+    def lines(self, host: str, stream: Stream, lines: tuple[bytes, ...]) -> str:
+        """A chunk of lines as one text: decoded and sanitised once, then prefixed."""
+        text = text_of(b"\n".join(lines))
         if stream is Stream.STDERR:
             mark = "\x1b[33m!\x1b[0m" if self.color else "!"
-            return f"{self._host(host)} {mark} {text}"
-        return f"{self._host(host)} | {text}"
+            prefix = f"{self._host(host)} {mark} "
+        else:
+            prefix = f"{self._host(host)} | "
+        return prefix + ("\n" + prefix).join(text.split("\n"))
 
     def end(self, result: HostResult) -> str | None:
         """One closing line for hosts that did not succeed; successes stay quiet."""

@@ -14,10 +14,11 @@ from typing import TextIO
 
 from hostpool.models import HostResult, Status
 
+# Sequences never span a newline, so text sanitised whole equals text sanitised per line.
 _ESCAPES = re.compile(
     r"(?:\x1b\[|\x9b)[0-?]*[ -/]*[@-~]"  # CSI, 7- and 8-bit
-    r"|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?"  # OSC (title, hyperlinks, clipboard)
-    r"|\x1b[PX^_][^\x1b]*(?:\x1b\\)?"  # DCS/SOS/PM/APC
+    r"|\x1b\][^\x07\x1b\n]*(?:\x07|\x1b\\)?"  # OSC (title, hyperlinks, clipboard)
+    r"|\x1b[PX^_][^\x1b\n]*(?:\x1b\\)?"  # DCS/SOS/PM/APC
     r"|\x1b[@-Z\\-_]"  # other two-byte escapes
     r"|[\x00-\x08\x0b-\x1f\x7f-\x9f]"  # C0 (but tab/newline), DEL, C1
     r"|[\u202a-\u202e\u2066-\u2069\u200e\u200f\u061c]"  # bidi overrides and marks

@@ -23,6 +23,7 @@ from typing import Protocol
 from hostpool.errors import HostpoolError
 from hostpool.models import Completion, Event, HostKey, Lines, Started, Status, Task
 from hostpool.pool.callbacks import CallbackThread
+from hostpool.pool.events import Waker
 from hostpool.pool.ledger import EntryState
 from hostpool.pool.results import Call
 from hostpool.worker.entry import run_task
@@ -71,6 +72,14 @@ class Stop:
     message: str = ""
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class Wake:
+    """Worker events are waiting (``events.Waker``)."""
+
+
+WAKE = Wake()
+
+
 class Engine(Protocol):
     """The worker pool the dispatcher drives, built (and rebuilt) by the Pool."""
 
@@ -97,15 +106,24 @@ class Dispatcher:
         self.poll = poll_interval
         self.callbacks = callbacks
         self.learn = learn
-        self.inbox: queue.SimpleQueue[Call | Answer | Stop] = queue.SimpleQueue()
+        self.inbox: queue.SimpleQueue[Call | Answer | Stop | Wake] = queue.SimpleQueue()
         self._calls: list[Call] = []
         self._owner: dict[int, Call] = {}
         self._in_flight = 0
         self._stopping: Stop | None = None
         self._wedged = False
         self._suspects: set[int] = set()
+        self._waker = Waker(self._events_fd, lambda: self.inbox.put(WAKE))
         self._thread = threading.Thread(target=self._run, name="hostpool-dispatch", daemon=True)
         self._thread.start()
+
+    def _events_fd(self) -> int | None:
+        events = self._engine.events if self._engine is not None else None
+        fileno = getattr(events, "fileno", None)
+        try:
+            return int(fileno()) if callable(fileno) and self._calls else None
+        except (OSError, ValueError):
+            return None
 
     # -- any thread --------------------------------------------------------------------
     def submit(self, call: Call) -> None:
@@ -131,6 +149,9 @@ class Dispatcher:
             traceback.print_exc(file=sys.stderr)
             self._stop_workers(terminate=True)
             self._finish_all(Status.ERROR, f"hostpool dispatcher failed: {exc!r}", now=True)
+        finally:
+            self._waker.closed = True
+            self._waker.drained.set()
 
     def _step(self) -> bool:
         self._receive(self.poll if self._calls else None)
@@ -166,7 +187,9 @@ class Dispatcher:
         for message in messages:
             self._handle(message)
 
-    def _handle(self, message: Call | Answer | Stop) -> None:
+    def _handle(self, message: Call | Answer | Stop | Wake) -> None:
+        if isinstance(message, Wake):
+            return
         if isinstance(message, Stop):
             if self._stopping is None or message.terminate:
                 self._stopping = message
@@ -231,6 +254,7 @@ class Dispatcher:
         for _ in range(10000):
             try:
                 if events.empty():
+                    self._waker.drained.set()
                     return
                 event = events.get()
             except (OSError, EOFError, ValueError):
@@ -240,11 +264,10 @@ class Dispatcher:
                 continue
             if isinstance(event, Started):
                 call.ledger.started(event, time.monotonic())
-            elif isinstance(event, Lines) and call.on_line is not None:
-                for line in event.lines:
-                    self.callbacks.submit(
-                        functools.partial(call.on_line, event.host, event.stream, line)
-                    )
+            elif isinstance(event, Lines) and call.on_lines is not None:
+                self.callbacks.submit(
+                    functools.partial(call.on_lines, event.host, event.stream, event.lines)
+                )
 
     def _finished(self, call: Call, seq: int, now: float) -> None:
         if seq not in call.in_flight:
