@@ -37,7 +37,15 @@ def sanitize(text: str) -> str:
     return _ESCAPES.sub("", text)
 
 
+# Printable ASCII, tab and newline: bytes that need no sanitising at all.
+_PLAIN = bytes(range(0x20, 0x7F)) + b"\t\n"
+
+
 def text_of(data: bytes) -> str:
+    """Decoded and sanitised; plain ASCII (the common case, checked at C speed) skips
+    the regular expression, which cost the stream mode a second per 20 MB."""
+    if data.isascii() and not data.translate(None, _PLAIN):
+        return data.decode("ascii")
     return sanitize(data.decode("utf-8", "replace"))
 
 

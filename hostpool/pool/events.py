@@ -9,6 +9,8 @@ CPU at 500 hosts (cProfile).  Here the parent keeps one ``poll`` object for the 
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import multiprocessing.queues
 import select
 import threading
@@ -22,6 +24,10 @@ class EventQueue(multiprocessing.queues.SimpleQueue):  # type: ignore[type-arg]
     def __init__(self, *, ctx: Any) -> None:
         super().__init__(ctx=ctx)
         self._poller: Any = None
+        # A streaming worker blocks on a full pipe until the parent reads: 1 MiB (the
+        # unprivileged maximum) instead of 64 KiB lets it run ahead of a busy parent.
+        with contextlib.suppress(OSError, AttributeError):
+            fcntl.fcntl(self._writer.fileno(), fcntl.F_SETPIPE_SZ, 1 << 20)  # type: ignore[attr-defined]
 
     def __setstate__(self, state: Any) -> None:  # the copy a worker unpickles
         super().__setstate__(state)

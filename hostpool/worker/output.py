@@ -116,17 +116,20 @@ class Output:
                 buf += data[:room]
             self.truncated = True
         if self._events is not None:
-            self._emit_lines(stream, data)
+            self._partial[stream] += data
 
-    def _emit_lines(self, stream: Stream, data: bytes) -> None:
-        assert self._events is not None
-        partial = self._partial[stream]
-        partial += data
-        if b"\n" not in data:
+    def flush_lines(self) -> None:
+        """Complete lines of what ``feed`` got since the last call, one event per stream:
+        the pump calls it once per read, so a burst of chunks costs one pickle."""
+        if self._events is None:
             return
-        *lines, rest = bytes(partial).split(b"\n")
-        partial[:] = rest
-        self._events.put(Lines(self._seq, self._host, stream, tuple(lines)))
+        for stream, partial in self._partial.items():
+            end = partial.rfind(b"\n")
+            if end < 0:
+                continue
+            lines = bytes(partial[:end]).split(b"\n")
+            del partial[: end + 1]
+            self._events.put(Lines(self._seq, self._host, stream, tuple(lines)))
 
     # -- results -------------------------------------------------------------------------
     def finish(self) -> tuple[bytes, bytes]:
@@ -140,6 +143,7 @@ class Output:
                 self._sudo_started = True
                 self._keep(stream, held)
         if self._events is not None:
+            self.flush_lines()
             for stream, partial in self._partial.items():
                 if partial:
                     self._events.put(Lines(self._seq, self._host, stream, (bytes(partial),)))

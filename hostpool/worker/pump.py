@@ -50,6 +50,7 @@ def pump(proc: RemoteProcess, out: Output, host: str, timeout: float | None) -> 
             if reply:
                 pending[:0] = reply
         if chunks:
+            out.flush_lines()
             continue
         if proc.at_eof:
             break
