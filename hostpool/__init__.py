@@ -6,8 +6,42 @@
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING
+import sys
+
+
+def _is_cli() -> bool:
+    argv = getattr(sys, "orig_argv", [])
+    return argv[1:3] == ["-m", "hostpool"] or (len(argv) > 1 and argv[1].endswith("/hostpool"))
+
+
+def _interrupted(signum: int = 0, frame: object = None) -> None:
+    sys.stderr.write("hostpool: interrupted\n")
+    sys.stderr.flush()
+    import os
+
+    os._exit(130)
+
+
+def _quiet_start_up() -> None:
+    """Ctrl-C while the CLI is still importing (typer, click, the library: a few hundred
+    milliseconds) ends with one line and 130, not a traceback from whatever import ran.
+    Only for the hostpool command itself (``python -m hostpool`` or the console script):
+    a program that imports the library keeps its own SIGINT handling.  ``cli.app.main``
+    puts Python's handler back once it can handle KeyboardInterrupt."""
+    import signal
+
+    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+        signal.signal(signal.SIGINT, _interrupted)
+
+
+if _is_cli():
+    try:
+        _quiet_start_up()
+    except KeyboardInterrupt:
+        _interrupted()
+
+import importlib  # noqa: E402
+from typing import TYPE_CHECKING  # noqa: E402
 
 # Where each public name lives.  Resolved on first use (PEP 562): a pool worker imports
 # ``hostpool.worker``, and importing the package must not drag the parent's half

@@ -238,6 +238,8 @@ def _stop_like_ctrl_c(signum: int, frame: object) -> None:
 
 def main() -> None:
     """Console entry point: library errors become their documented exit codes."""
+    if signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:  # a background job keeps it
+        signal.signal(signal.SIGINT, signal.default_int_handler)  # after cli.entry's
     for sig in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, _stop_like_ctrl_c)
     try:

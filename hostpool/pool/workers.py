@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import contextlib
 import multiprocessing
+import signal
+import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import cast
 
@@ -106,15 +109,58 @@ def start(
     # SimpleQueue writes synchronously: a 'started' event must be in the pipe before the
     # task can kill its worker, or the parent never learns whom to watch.
     events = EventQueue(ctx=ctx)
-    try:
-        lane_pool = LanePool(
-            processes=shape.processes,
-            initializer=init_worker,
-            initargs=(options, events),
-            maxtasksperchild=maxtasksperchild,
-            context=ctx,
-            per_worker=shape.lanes,
-        )
-    except OSError as exc:
-        raise PoolError(f"cannot start the worker pool: {exc}") from exc
+    with _ctrl_c_after_start() as interrupted:
+        try:
+            lane_pool = LanePool(
+                processes=shape.processes,
+                initializer=init_worker,
+                initargs=(options, events),
+                maxtasksperchild=maxtasksperchild,
+                context=ctx,
+                per_worker=shape.lanes,
+            )
+        except OSError as exc:
+            raise PoolError(f"cannot start the worker pool: {exc}") from exc
+    if interrupted:
+        lane_pool.terminate()
+        lane_pool.join()
+        interrupted.replay()
     return Workers(cast(PoolLike, lane_pool), events, local=True)
+
+
+class _Deferred:
+    """A Ctrl-C that came while workers were being started, to deliver afterwards."""
+
+    def __init__(self) -> None:
+        self.previous: object = None
+        self.came = False
+
+    def __bool__(self) -> bool:
+        return self.came
+
+    def replay(self) -> None:
+        handler = self.previous
+        if callable(handler):
+            handler(signal.SIGINT, None)
+        elif handler is not signal.SIG_IGN:
+            raise KeyboardInterrupt
+
+
+@contextlib.contextmanager
+def _ctrl_c_after_start() -> Iterator[_Deferred]:
+    """Ctrl-C mid start-up left workers half-born: the parent exited and a worker still
+    unpickling its start-up data printed a traceback (its semaphore already gone).  The
+    interrupt now waits until the pool exists, which is then terminated and joined."""
+    deferred = _Deferred()
+    if threading.current_thread() is not threading.main_thread():
+        yield deferred
+        return
+
+    def note(signum: int, frame: object) -> None:
+        deferred.came = True
+
+    deferred.previous = signal.signal(signal.SIGINT, note)
+    try:
+        yield deferred
+    finally:
+        signal.signal(signal.SIGINT, deferred.previous)

@@ -4,9 +4,17 @@ default from any directory, ad-hoc lists, and output that never rewrites what ho
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
+import pytest
+
 from tests.cliutil import hostpool, lab_args
+from tests.procs import foreground_signals
 from tests.sshd import SSHLab
 
 
@@ -110,3 +118,35 @@ def test_script_is_sent_run_with_its_args_and_removed(ssh_lab: SSHLab, tmp_path:
         assert (r["status"], r["exit_code"]) == ("failed", 4)
         assert r["stdout"] == "a|b c|\nexec-ok\n"
     assert set(Path("/tmp").glob(".hostpool-script-*")) == before  # removed on every host
+
+
+def _only_runpy(err: str) -> bool:
+    """A KeyboardInterrupt raised while runpy was still finding the package: every frame
+    is the interpreter's (``<frozen runpy>``), before any line of hostpool ran."""
+    frames = [line for line in err.splitlines() if line.strip().startswith("File ")]
+    return bool(frames) and all("<frozen " in line for line in frames)
+
+
+@pytest.mark.parametrize("delay", [0.02, 0.05, 0.1, 0.15, 0.2, 0.3, 0.4])
+def test_ctrl_c_during_start_up_ends_quietly(tmp_path: Path, delay: float) -> None:
+    """Whatever import of ours is running when Ctrl-C lands: one line and 130, no
+    traceback.  Before hostpool's first line runs, the interpreter's own start-up owns
+    the signal (site and the editable-install finder: a "Fatal Python error" of its own,
+    or the plain signal death); that window is outside any program's reach."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "hostpool", "exec", "sleep 5"],
+        cwd=tmp_path,
+        env=dict(os.environ, HOSTPOOL_STATE_DIR=str(tmp_path)),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=foreground_signals,
+    )
+    time.sleep(delay)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    if err.startswith("Fatal Python error: init_import_site") or _only_runpy(err):
+        return
+    assert "Traceback" not in err, err
+    assert proc.returncode in (130, -signal.SIGINT), (proc.returncode, err)
