@@ -25,6 +25,7 @@ from hostpool.models import Completion, Event, HostKey, Lines, Started, Status, 
 from hostpool.pool.callbacks import CallbackThread
 from hostpool.pool.events import Waker
 from hostpool.pool.ledger import EntryState
+from hostpool.pool.recovery import Recovery
 from hostpool.pool.results import Call
 from hostpool.worker.entry import run_task
 
@@ -88,6 +89,7 @@ class Engine(Protocol):
 
     def close(self, wedged: bool, suspects: set[int]) -> None: ...
     def terminate(self, suspects: set[int]) -> None: ...
+    def troubled(self) -> str: ...
 
 
 class Dispatcher:
@@ -113,6 +115,7 @@ class Dispatcher:
         self._stopping: Stop | None = None
         self._wedged = False
         self._suspects: set[int] = set()
+        self._recovery = Recovery()
         self._waker = Waker(self._events_fd, lambda: self.inbox.put(WAKE))
         self._thread = threading.Thread(target=self._run, name="hostpool-dispatch", daemon=True)
         self._thread.start()
@@ -161,6 +164,11 @@ class Dispatcher:
         for call in self._calls:
             for seq in call.ledger.police(call.in_flight, now):
                 self._finished(call, seq, now)
+        restart = functools.partial(self._stop_workers, terminate=True)
+        for call, seq in self._recovery.check(self._engine, self._calls, now, restart):
+            call.in_flight.discard(seq)
+            self._in_flight -= 1
+            call.waiting.insert(0, seq)  # fresh workers start with the next dispatch
         self._absorb_settled()
         self._complete_done()
         stop = self._stopping

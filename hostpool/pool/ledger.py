@@ -28,7 +28,7 @@ from hostpool.models import (
     Target,
     Task,
 )
-from hostpool.pool.processes import pid_alive
+from hostpool.pool.processes import stopped, working
 
 RETRYABLE = (Status.UNREACHABLE, Status.TIMEOUT)
 
@@ -45,6 +45,7 @@ class Timing:
     poll_interval: float = 0.25  # how often deadlines and PIDs are checked
     lost_worker_grace: float = 2.0  # a dead worker's last result may still be in flight
     orphan_grace: float = 30.0  # every worker idle yet tasks unclaimed: the pool lost them
+    recover_grace: float = 1.0  # the same after a worker died or stopped: fresh workers
     deadline_grace: float = 10.0  # past every worker-side bound, before the parent gives up
 
 
@@ -103,7 +104,7 @@ class Ledger:
         options: SSHOptions = SSHOptions(),
         timing: Timing = Timing(),
         watch_pids: bool = True,
-        alive: Callable[[int], bool] = pid_alive,
+        alive: Callable[[int], bool] = working,
         stream: bool = False,
     ) -> None:
         self.entries: dict[int, Entry] = {}
@@ -175,7 +176,8 @@ class Ledger:
         if not entry.pid_gone_at:
             entry.pid_gone_at = now
         elif now - entry.pid_gone_at > self.timing.lost_worker_grace:
-            message = f"worker process {entry.pid} died while running this host"
+            gone = "was stopped" if stopped(entry.pid) else "died"
+            message = f"worker process {entry.pid} {gone} while running this host"
             self.settle(entry, Status.ERROR, message, now)
             return True
         return False
@@ -246,6 +248,15 @@ class Ledger:
         entry.task = replace(entry.task, attempt=entry.task.attempt + 1)
         entry.state, entry.result, entry.learnt = EntryState.QUEUED, None, None
         entry.pid, entry.pid_gone_at, entry.started_at = 0, 0.0, 0.0
+        return True
+
+    def requeue(self, seq: int) -> bool:
+        """A host handed to a pool that lost it unannounced: queued again at once."""
+        entry = self.entries[seq]
+        if entry.state is not EntryState.DISPATCHED:
+            return False
+        entry.task = replace(entry.task, attempt=entry.task.attempt + 1)
+        entry.state, entry.not_before = EntryState.QUEUED, 0.0
         return True
 
     # -- the end --------------------------------------------------------------------------

@@ -33,6 +33,20 @@ def pid_alive(pid: int) -> bool:
         return True
 
 
+def stopped(pid: int) -> bool:
+    """SIGSTOPped (state T) or stopped by a tracer (t)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            return fh.read().split(b") ", 1)[1][:1] in (b"T", b"t")
+    except (OSError, IndexError):
+        return False
+
+
+def working(pid: int) -> bool:
+    """Alive and not stopped: a SIGSTOPped worker runs nothing, however long we wait."""
+    return pid_alive(pid) and not stopped(pid)
+
+
 def _signal(pid: int, sig: int) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.kill(pid, sig)

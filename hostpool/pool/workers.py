@@ -13,8 +13,8 @@ import multiprocessing
 import signal
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass
-from typing import cast
+from dataclasses import dataclass, field
+from typing import Any, cast
 
 from hostpool.errors import PoolError
 from hostpool.models import SSHOptions
@@ -53,6 +53,27 @@ class Workers:
     pool: PoolLike
     events: EventSource | None
     local: bool
+    _seen: dict[int, Any] = field(default_factory=dict)
+    _trouble: str = ""
+
+    def troubled(self) -> str:
+        """A worker died abnormally (the pool's handler thread removes and replaces it
+        within 0.1 s, so every process seen is remembered) or is stopped (SIGSTOP)."""
+        if not self.local or self._trouble:
+            return self._trouble
+        standing = list(cast(LanePool, self.pool)._pool)  # type: ignore[attr-defined]
+        for proc in standing:
+            if proc.pid:
+                self._seen[proc.pid] = proc
+        for pid, proc in list(self._seen.items()):
+            code = proc.exitcode
+            if code is None and processes.stopped(pid):
+                return f"worker {pid} is stopped"
+            if code not in (None, 0):
+                self._trouble = f"worker {pid} died (exit status {code})"
+            if code is not None:
+                del self._seen[pid]
+        return self._trouble
 
     def close(self, wedged: bool, suspects: set[int]) -> None:
         """Let workers finish, then reap them (terminate if one is wedged)."""

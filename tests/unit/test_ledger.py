@@ -30,7 +30,13 @@ from hostpool.pool.dispatch import Dispatcher
 from hostpool.pool.ledger import Ledger, RunPolicy, Timing
 from hostpool.pool.results import Call
 
-FAST = Timing(poll_interval=0.01, lost_worker_grace=0.05, orphan_grace=0.1, deadline_grace=0)
+FAST = Timing(
+    poll_interval=0.01,
+    lost_worker_grace=0.05,
+    orphan_grace=0.1,
+    recover_grace=0.02,
+    deadline_grace=0,
+)
 DEAD, LIVE = 4001, 4002
 
 
@@ -102,6 +108,10 @@ def targets(n: int) -> list[Target]:
 class FakeWorkers:
     pool: FakePool
     events: FakeEvents
+    trouble: str = ""
+
+    def troubled(self) -> str:
+        return self.trouble
 
     def close(self, wedged: bool, suspects: set[int]) -> None:
         self.pool.stops.append(("terminate", suspects) if wedged or suspects else ("close", set()))
@@ -122,11 +132,12 @@ def drive(
     deadline: float | None = None,
     policy: RunPolicy = RunPolicy(),
     window: int = 8,
+    trouble: str = "",
 ) -> tuple[Ledger, FakePool, list[HostResult], bool]:
     """One call through a real Dispatcher (its own threads) over the fake pool."""
     events = FakeEvents()
     pool = FakePool(events, behaviour)
-    workers = FakeWorkers(pool, events)
+    workers = FakeWorkers(pool, events, trouble)
     options = SSHOptions(connect_timeout=0, command_timeout=deadline)
     ledger = Ledger(
         targets(n),
@@ -217,6 +228,20 @@ def test_a_late_answer_after_settling_is_ignored() -> None:
     assert ledger.completed(Completion(task.seq, task.attempt, late)) is None
     assert by_host(ledger)["h0"].status is Status.TIMEOUT
     assert [r.host for r in seen].count("h0") == 1
+
+
+def test_a_troubled_pool_that_lost_its_queue_is_replaced_and_the_tasks_sent_again() -> None:
+    """A worker died abnormally and the tasks handed over were never announced: fresh
+    workers (a terminate, then a new engine) take them as second attempts."""
+    ledger, pool, _, _ = drive(
+        lambda task: "lost" if task.seq in (1, 2) and task.attempt == 1 else "ok",
+        trouble="worker 99 died (exit status -9)",
+    )
+    got = by_host(ledger)
+    assert {r.status for r in got.values()} == {Status.OK}
+    assert (got["h1"].attempts, got["h2"].attempts, got["h0"].attempts) == (2, 2, 1)
+    assert ("terminate", set()) in pool.stops
+    assert sorted((t.seq, t.attempt) for t in pool.submitted).count((1, 2)) == 1
 
 
 def test_tasks_no_worker_ever_announced_are_lost_after_the_orphan_grace() -> None:
