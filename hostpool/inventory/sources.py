@@ -18,6 +18,7 @@ from pathlib import Path
 from hostpool.errors import ConfigError
 from hostpool.inventory.graph import Inventory
 from hostpool.inventory.ini import IniParser, parse_ini
+from hostpool.inventory.validate import exposure
 from hostpool.inventory.varsdirs import apply_vars_dirs
 from hostpool.inventory.yamlfile import EXTENSIONS, NotYaml, parse_yaml
 
@@ -75,6 +76,9 @@ def _parse_file(inventory: Inventory, path: Path) -> None:
         data = path.read_bytes()
     except OSError as exc:
         raise ConfigError(f"{source}: cannot read inventory: {exc.strerror or exc}") from exc
+    exposed = exposure(path)
+    if exposed:
+        inventory.warnings.append(exposed)
     if data.startswith(b"#!") and os.access(path, os.X_OK):
         raise ConfigError(
             f"{source}: executable inventory scripts are not run by hostpool "

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from hostpool.errors import ConfigError
+from hostpool.inventory.validate import exposure
 from hostpool.known_hosts import wildcard
 
 __all__ = ["Option", "SSHConfig", "SSHHostOptions", "expand_tokens", "strip_comment"]
@@ -77,6 +78,7 @@ class SSHConfig:
         self.path = path
         self._lines = tuple(lines)
         self.allow_exec = allow_exec
+        self.exposure = exposure(path, owner=True) if self._lines else ""
 
     @classmethod
     def empty(cls) -> SSHConfig:
@@ -108,6 +110,8 @@ class SSHConfig:
         """``ssh -G host`` (with ``-l user`` when given), for the keywords in the file."""
         local = local_user or _local_user()
         result = SSHHostOptions()
+        if self.exposure:
+            result.warnings.append(f"ssh_config {self.exposure} (ssh itself refuses it)")
         original = host.lower()
         wants_final = self._pass(result, original, original, user, local, final=False)
         if wants_final:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import re
+import stat
 from collections.abc import Iterator
 
 from hostpool.models import Connection
@@ -165,3 +166,21 @@ def depth_scan(text: str) -> Iterator[tuple[int, int]]:
         elif ch == "]":
             depth = max(0, depth - 1)
         yield i, depth
+
+
+def exposure(path: str | os.PathLike[str], *, owner: bool = False) -> str:
+    """Why a file others may change is a risk ('' when it is not): whoever can write an
+    inventory or an ssh_config decides where, as whom and through what commands run.
+    OpenSSH refuses such an ssh_config ("Bad owner or permissions"); ``owner`` adds its
+    rule that the file belongs to the user or to root."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return ""
+    mode = stat.S_IMODE(st.st_mode)
+    if mode & 0o022:
+        who = "others" if mode & 0o002 else "its group"
+        return f"{os.fspath(path)} is writable by {who} (mode {mode:04o}): fix with chmod go-w"
+    if owner and st.st_uid not in (os.geteuid(), 0):
+        return f"{os.fspath(path)} belongs to uid {st.st_uid}, not to you or root"
+    return ""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -492,3 +493,22 @@ def test_a_term_that_matches_nothing_is_an_error() -> None:
 def test_ranges_are_bounded() -> None:
     with pytest.raises(InventoryError, match="huge range"):
         inv("h[0:99999999]\n")
+
+
+def test_an_inventory_or_ssh_config_others_can_write_is_warned_about(tmp_path: Path) -> None:
+    inv = tmp_path / "hosts.ini"
+    inv.write_text("web1 ansible_host=10.0.0.1\n")
+    os.chmod(inv, 0o666)
+    config = tmp_path / "ssh_config"
+    config.write_text("Host *\n  User deploy\n")
+    os.chmod(config, 0o664)
+    loaded = load_inventory(str(inv))
+    loaded.select(defaults=HostDefaults(ssh_config=str(config)))
+    text = "\n".join(loaded.warnings)
+    assert f"{inv} is writable by others (mode 0666)" in text
+    assert f"ssh_config {config} is writable by its group (mode 0664)" in text
+    os.chmod(inv, 0o644)
+    os.chmod(config, 0o600)
+    quiet = load_inventory(str(inv))
+    quiet.select(defaults=HostDefaults(ssh_config=str(config)))
+    assert not [w for w in quiet.warnings if "writable" in w]
