@@ -101,6 +101,7 @@ class RunFlags:
     key_pass_file: str | None
     connect_timeout: float
     timeout: float | None
+    run_timeout: float
     max_tasks_per_worker: int | None
     start_method: StartMethod
     known_hosts: list[str] | None
@@ -225,6 +226,17 @@ def run_flags(
             rich_help_panel="Execution",
         ),
     ] = None,
+    run_timeout: Annotated[
+        float,
+        typer.Option(
+            "--run-timeout",
+            min=0,
+            envvar="HOSTPOOL_RUN_TIMEOUT",
+            help="Seconds the whole run may take; hosts still out then are 'timeout' and"
+            " their commands are stopped (0: no limit).",
+            rich_help_panel="Execution",
+        ),
+    ] = 3600.0,
     max_tasks_per_worker: Annotated[
         int | None,
         typer.Option(

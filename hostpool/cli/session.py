@@ -174,6 +174,7 @@ def execute(
         retries=flags.retries,
         retry_delay=flags.retry_delay,
         max_fail=1 if flags.fail_fast else flags.max_fail,
+        run_timeout=flags.run_timeout or None,
     )
     chosen = targets(flags)
     _check_paths(display, options, chosen)  # refuse before contacting anyone

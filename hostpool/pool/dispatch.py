@@ -229,6 +229,9 @@ class Dispatcher:
         for call in self._calls:
             while call.waiting and self._in_flight < self.window:
                 entry = call.ledger.entries[call.waiting[0]]
+                if entry.state is EntryState.DONE:  # answered while waiting (run limit)
+                    call.waiting.pop(0)
+                    continue
                 if entry.not_before > now:
                     break
                 call.waiting.pop(0)

@@ -56,6 +56,7 @@ class RunPolicy:
     retries: int = 0
     retry_delay: float = 1.0
     max_fail: int | None = None
+    run_timeout: float | None = None  # the whole call; hosts still out then: timeout
 
 
 @dataclass
@@ -114,6 +115,8 @@ class Ledger:
             self.entries[i] = Entry(task, deadline=_deadline(chosen, options, timing))
         self.policy = policy
         self.timing = timing
+        limit = policy.run_timeout
+        self.run_deadline = time.monotonic() + limit if limit else None
         self.watch_pids = watch_pids  # PIDs of other engines' workers may be on other hosts
         self._alive = alive
         self.suspects: set[int] = set()  # PIDs of workers the parent gave up on
@@ -156,9 +159,28 @@ class Ledger:
     # -- the parent's own checks --------------------------------------------------------
     def police(self, in_flight: set[int], now: float) -> list[int]:
         """Settle hosts the pool will never answer for; returns their seqs."""
+        if self.run_deadline is not None and now > self.run_deadline:
+            return self._expire(in_flight, now)
         alive: dict[int, bool] = {}  # lanes share a PID: look each up once a pass
         settled = [seq for seq in in_flight if self._police(self.entries[seq], now, alive)]
         return settled + self._orphans(in_flight, now)
+
+    def _expire(self, in_flight: set[int], now: float) -> list[int]:
+        """The run limit passed: every host not done is ``timeout``; those out with the
+        pool are answered for (their workers are then terminated, which stops their
+        commands through the lifeline)."""
+        limit = f"run limit of {self.policy.run_timeout:g}s reached"
+        for entry in self.entries.values():
+            if entry.state is EntryState.QUEUED:
+                entry.result = self._record(entry, Status.TIMEOUT, f"not run: {limit}", now)
+                entry.state = EntryState.DONE
+            elif entry.state is EntryState.DISPATCHED:  # with the pool, never started
+                self.settle(entry, Status.TIMEOUT, f"not run: {limit}", now)
+            elif entry.state is EntryState.RUNNING:
+                self.settle(entry, Status.TIMEOUT, limit, now)
+                assert entry.result is not None
+                entry.result = replace(entry.result, started=True)
+        return list(in_flight)
 
     def _police(self, entry: Entry, now: float, alive: dict[int, bool]) -> bool:
         if entry.state is not EntryState.RUNNING:
@@ -240,6 +262,8 @@ class Ledger:
         entry = self.entries[seq]
         result = entry.result
         if result is None or entry.task.attempt > self.policy.retries:
+            return False
+        if self.run_deadline is not None and now > self.run_deadline:
             return False
         if result.status not in RETRYABLE or result.started:
             return False

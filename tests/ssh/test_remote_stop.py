@@ -164,3 +164,18 @@ def test_stdin_is_sent_to_every_host_unless_no_stdin(ssh_lab: SSHLab, tmp_path: 
         timeout=120,
     )
     assert {r["stdout"].strip() for r in json.loads(quiet.stdout)["results"]} == {"0"}
+
+
+def test_the_run_limit_times_out_what_is_left_and_stops_it(
+    ssh_lab: SSHLab, tmp_path: Path, tag: str
+) -> None:
+    """--run-timeout (default 3600 s, shown in --help): one host running, two queued."""
+    args = cli(ssh_lab, tmp_path, "-o", "json", "-f", "1", "--run-timeout", "2", f"sleep {tag}")
+    done = hostpool(*args, cwd=tmp_path)
+    results = json.loads(done.stdout)["results"]
+    assert {r["status"] for r in results} == {"timeout"}, done.stderr
+    errors = sorted(r["error"] for r in results)
+    assert errors == ["not run: run limit of 2s reached"] * 2 + ["run limit of 2s reached"]
+    assert wait_for(lambda: not sleeping(tag), timeout=STOP_BOUND), sleeping(tag)
+    help_text = hostpool("exec", "--help", cwd=tmp_path, env={"COLUMNS": "200"}).stdout
+    assert "--run-timeout" in help_text and "3600" in help_text

@@ -296,3 +296,14 @@ def test_per_host_actions_are_resolved_per_target(n: int) -> None:
     assert list(ledger.entries) == list(range(10, 10 + n))
     commands = [e.task.action for e in ledger.entries.values()]
     assert commands == [Exec(f"echo h{i}") for i in range(n)]
+
+
+def test_the_run_limit_answers_for_every_host_left() -> None:
+    ledger, pool, _, _ = drive(
+        lambda task: "hang", n=6, window=2, policy=RunPolicy(run_timeout=0.05)
+    )
+    got = by_host(ledger)
+    assert {r.status for r in got.values()} == {Status.TIMEOUT}
+    assert sum(r.started for r in got.values()) == 2  # the two in flight had started
+    assert sum(r.error.startswith("not run:") for r in got.values()) == 4
+    assert len(pool.submitted) == 2  # nothing more went out after the limit
