@@ -107,4 +107,13 @@ class Session:
             files.write_out_dir(report, self.display.out_dir)
         if self.display.junit_file:
             Path(self.display.junit_file).write_text(machine.junit_xml(report) + "\n")
-        self._write(self.mode.final(self.view, report), diagnostic=True)
+        final = self.mode.final(self.view, report)
+        if isinstance(final, str):
+            self._write(final, diagnostic=True)
+            return
+        stream = self.err if self.mode.diagnostics_to_stderr else self.out
+        with self.progress.paused():
+            for chunk in final:
+                stream.write(chunk)
+            stream.write("\n")
+            stream.flush()

@@ -9,6 +9,8 @@ from __future__ import annotations
 import functools
 import json
 import re
+import textwrap
+from collections.abc import Iterator
 
 from hostpool.models import HostResult
 from hostpool.report import Report
@@ -44,8 +46,8 @@ def result_to_dict(r: HostResult) -> dict[str, object]:
     }
 
 
-def report_to_dict(report: Report) -> dict[str, object]:
-    return {
+def report_to_dict(report: Report, *, results: bool = True) -> dict[str, object]:
+    head: dict[str, object] = {
         "command": report.command,
         "started_at": report.started_at,
         "duration": round(report.duration, 6),
@@ -53,8 +55,25 @@ def report_to_dict(report: Report) -> dict[str, object]:
         "stopped_early": report.stopped_early,
         "exit_code": report.exit_code(),
         "counts": {s.value: n for s, n in report.counts.items()},
-        "results": [result_to_dict(r) for r in report.results],
     }
+    head["results"] = [result_to_dict(r) for r in report.results] if results else []
+    return head
+
+
+def report_json(report: Report) -> Iterator[str]:
+    """``json.dumps(report_to_dict(report), indent=2)``, a host at a time: one host's
+    output is decoded and encoded at once, not every host's (30 hosts x 20 MB held
+    2.3 GB in the parent, against 0.65 GB for the report itself)."""
+    text = json.dumps(report_to_dict(report, results=False), indent=2)
+    if not report.results:
+        yield text
+        return
+    yield text[: text.rindex("[]")] + "[\n"
+    last = len(report.results) - 1
+    for i, result in enumerate(report.results):
+        body = json.dumps(result_to_dict(result), indent=2)
+        yield textwrap.indent(body, "    ") + (",\n" if i < last else "\n")
+    yield "  ]\n}"
 
 
 @functools.cache

@@ -8,8 +8,7 @@ entry, not a branch in several places.
 from __future__ import annotations
 
 import enum
-import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from hostpool.models import HostResult
@@ -38,7 +37,7 @@ class View:
 
 @dataclass(frozen=True, slots=True)
 class Mode:
-    final: Callable[[View, Report], str]
+    final: Callable[[View, Report], str | Iterable[str]]  # chunks: written as they come
     per_host: Callable[[View, HostResult], str | None] | None = None
     live_lines: bool = False
     human: bool = True
@@ -72,7 +71,7 @@ MODES: dict[OutputMode, Mode] = {
     ),
     OutputMode.GATHER: Mode(final=_gather),
     OutputMode.JSON: Mode(
-        final=lambda view, report: json.dumps(machine.report_to_dict(report), indent=2),
+        final=lambda view, report: machine.report_json(report),
         human=False,
     ),
     OutputMode.JSONL: Mode(

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import io
+import json
 
 import pytest
 
 from hostpool.errors import UsageError
+from hostpool.models import HostResult, Status
 from hostpool.output import progress
 from hostpool.output.nodeset import fold
 from hostpool.output.terminal import Color, use_color
+from hostpool.report import Report
 from hostpool.transfer import safe_component
 
 
@@ -80,3 +83,17 @@ def test_table_never_cuts_a_message_and_marks_more_lines() -> None:
     assert "12.10 (+2 lines)" in text  # no number parsing, and the rest is announced
     assert f"b: {hint}" in text  # the whole hint, under the table
     assert "…" in text  # the cell itself is marked as cut
+
+
+def test_report_json_is_written_a_host_at_a_time_yet_identical() -> None:
+    from hostpool.output import machine
+
+    results = tuple(
+        HostResult(host=f"h{i}", status=Status.OK, exit_code=0, stdout=b"x\n" * i, stderr=b"\xff")
+        for i in range(3)
+    )
+    for report in (Report(results, command="c"), Report((), command="c")):
+        whole = json.dumps(machine.report_to_dict(report), indent=2)
+        chunks = list(machine.report_json(report))
+        assert "".join(chunks) == whole
+        assert len(chunks) == (len(report.results) + 2 if report.results else 1)
