@@ -10,7 +10,6 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TextIO
 
 from hostpool.models import HostResult, Stream
@@ -106,7 +105,9 @@ class Session:
         if self.display.out_dir:
             files.write_out_dir(report, self.display.out_dir)
         if self.display.junit_file:
-            Path(self.display.junit_file).write_text(machine.junit_xml(report) + "\n")
+            with open(self.display.junit_file, "w", encoding="utf-8") as fh:
+                fh.writelines(machine.junit_chunks(report))
+                fh.write("\n")
         final = self.mode.final(self.view, report)
         if isinstance(final, str):
             self._write(final, diagnostic=True)

@@ -11,6 +11,7 @@ import json
 import re
 import textwrap
 from collections.abc import Iterator
+from typing import Any
 
 from hostpool.models import HostResult
 from hostpool.report import Report
@@ -90,8 +91,8 @@ def jsonl_result(result: HostResult) -> str:
 
 
 def jsonl_summary(report: Report) -> str:
-    summary = report_to_dict(report)
-    summary.pop("results", None)
+    summary = report_to_dict(report, results=False)
+    del summary["results"]  # each result went out on its own line already
     return json.dumps({"type": "summary", **summary})
 
 
@@ -101,15 +102,19 @@ def _xml_text(data: bytes | str) -> str:
 
 
 def junit_xml(report: Report, suite: str = "hostpool") -> str:
-    """One testcase per host; every non-ok host carries a failure element."""
+    return "".join(junit_chunks(report, suite))
+
+
+def junit_chunks(report: Report, suite: str = "hostpool") -> Iterator[str]:
+    """One testcase per host (every non-ok host carries a failure element), serialised a
+    host at a time: the whole tree held each output about four times over."""
     import xml.etree.ElementTree as ET  # only this output mode needs it
 
-    bad = len(report.failed)
     root = ET.Element(
         "testsuite",
         name=suite,
         tests=str(len(report)),
-        failures=str(bad),
+        failures=str(len(report.failed)),
         errors="0",
         skipped="0",
         time=f"{report.duration:.3f}",
@@ -120,21 +125,35 @@ def junit_xml(report: Report, suite: str = "hostpool") -> str:
         name="command",
         value=_xml_text(report.command),
     )
-    for r in report.results:
-        case = ET.SubElement(
-            root, "testcase", classname=suite, name=r.host, time=f"{r.duration:.3f}"
-        )
-        if not r.ok:
-            message = r.status.value + (f": {r.error}" if r.error else "")
-            if r.exit_code is not None:
-                message += f" (exit code {r.exit_code})"
-            failure = ET.SubElement(
-                case, "failure", message=_xml_text(message), type=r.status.value
-            )
-            failure.text = _xml_text(r.error or message)
-        if r.stdout:
-            ET.SubElement(case, "system-out").text = _xml_text(r.stdout)
-        if r.stderr:
-            ET.SubElement(case, "system-err").text = _xml_text(r.stderr)
     ET.indent(root)
-    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode")
+    if not report.results:
+        yield '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode")
+        return
+    head = ET.tostring(root, encoding="unicode")
+    yield '<?xml version="1.0" encoding="UTF-8"?>\n' + head[: head.rindex("</testsuite>")]
+    last = len(report.results) - 1
+    for i, r in enumerate(report.results):
+        case = _testcase(ET, suite, r)
+        ET.indent(case, level=1)
+        case.tail = "\n" if i == last else "\n  "
+        yield (
+            "  " + ET.tostring(case, encoding="unicode")
+            if i == 0
+            else ET.tostring(case, encoding="unicode")
+        )
+    yield "</testsuite>"
+
+
+def _testcase(ET: Any, suite: str, r: HostResult) -> Any:
+    case = ET.Element("testcase", classname=suite, name=r.host, time=f"{r.duration:.3f}")
+    if not r.ok:
+        message = r.status.value + (f": {r.error}" if r.error else "")
+        if r.exit_code is not None:
+            message += f" (exit code {r.exit_code})"
+        failure = ET.SubElement(case, "failure", message=_xml_text(message), type=r.status.value)
+        failure.text = _xml_text(r.error or message)
+    if r.stdout:
+        ET.SubElement(case, "system-out").text = _xml_text(r.stdout)
+    if r.stderr:
+        ET.SubElement(case, "system-err").text = _xml_text(r.stderr)
+    return case

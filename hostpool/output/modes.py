@@ -56,9 +56,9 @@ def _gather(view: View, report: Report) -> str:
     return render_gather(report, color=view.color)
 
 
-def _junit(view: View, report: Report) -> str:
+def _junit(view: View, report: Report) -> str | Iterable[str]:
     # With --junit-file the XML goes to the file; stdout keeps just the summary.
-    return report.summary() if view.junit_file else machine.junit_xml(report)
+    return report.summary() if view.junit_file else machine.junit_chunks(report)
 
 
 MODES: dict[OutputMode, Mode] = {

@@ -97,3 +97,23 @@ def test_report_json_is_written_a_host_at_a_time_yet_identical() -> None:
         chunks = list(machine.report_json(report))
         assert "".join(chunks) == whole
         assert len(chunks) == (len(report.results) + 2 if report.results else 1)
+
+
+def test_junit_is_written_a_host_at_a_time_and_parses() -> None:
+    import xml.etree.ElementTree as ET
+
+    from hostpool.output import machine
+
+    results = (
+        HostResult(host="a", status=Status.OK, exit_code=0, stdout=b"hi <&>\n"),
+        HostResult(host="b", status=Status.FAILED, exit_code=3, stderr=b"e\x1b", error="boom"),
+    )
+    chunks = list(machine.junit_chunks(Report(results, command="x <y>")))
+    assert len(chunks) == 4  # head, a testcase each, the end
+    root = ET.fromstring("".join(chunks).split("\n", 1)[1])
+    cases = root.findall("testcase")
+    assert [c.get("name") for c in cases] == ["a", "b"]
+    assert cases[0].findtext("system-out") == "hi <&>\n"
+    assert cases[1].find("failure").get("message") == "failed: boom (exit code 3)"  # type: ignore[union-attr]
+    first_case = '  <testcase classname="hostpool" name="a" time="0.000">'
+    assert first_case in "".join(chunks).splitlines()
