@@ -34,11 +34,31 @@ def _quiet_start_up() -> None:
         signal.signal(signal.SIGINT, _interrupted)
 
 
+_RUNS = {"exec", "script", "copy", "fetch"}
+
+
+def _warm_workers() -> None:
+    """A run's forkserver starts while the CLI still imports (see ``warm_forkserver``),
+    unless the command line picks another start method or engine."""
+    args = sys.orig_argv[3:] if sys.orig_argv[1:3] == ["-m", "hostpool"] else sys.orig_argv[2:]
+    words = [a for a in args if not a.startswith("-")]
+    if not words or words[0] not in _RUNS:
+        return
+    if any(a.split("=")[0] in ("--start-method", "--engine") for a in args):
+        return
+    from hostpool.pool.spawning import warm_forkserver
+
+    warm_forkserver()
+
+
 if _is_cli():
     try:
         _quiet_start_up()
+        _warm_workers()
     except KeyboardInterrupt:
         _interrupted()
+    except (OSError, ValueError):  # no forkserver now: the Pool starts one (or says why)
+        pass
 
 import importlib  # noqa: E402
 from typing import TYPE_CHECKING  # noqa: E402

@@ -23,10 +23,8 @@ from hostpool.pool.dispatch import EventSource, PoolLike
 from hostpool.pool.engines import Engine, EngineOptions, make_pool
 from hostpool.pool.events import EventQueue
 from hostpool.pool.lanes import LanePool
+from hostpool.pool.spawning import FORKSERVER_PRELOAD
 from hostpool.worker.entry import init_worker
-
-# Modules the forkserver imports once, so each forked worker starts with paramiko loaded.
-FORKSERVER_PRELOAD = ["hostpool.worker.task", "hostpool.worker.lanes"]
 
 
 @dataclass(frozen=True, slots=True)
