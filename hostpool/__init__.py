@@ -8,59 +8,18 @@ from __future__ import annotations
 
 import sys
 
-
-def _is_cli() -> bool:
-    argv = getattr(sys, "orig_argv", [])
-    return argv[1:3] == ["-m", "hostpool"] or (len(argv) > 1 and argv[1].endswith("/hostpool"))
-
-
-def _interrupted(signum: int = 0, frame: object = None) -> None:
-    sys.stderr.write("hostpool: interrupted\n")
-    sys.stderr.flush()
-    import os
-
-    os._exit(130)
-
-
-def _quiet_start_up() -> None:
-    """Ctrl-C while the CLI is still importing (typer, click, the library: a few hundred
-    milliseconds) ends with one line and 130, not a traceback from whatever import ran.
-    Only for the hostpool command itself (``python -m hostpool`` or the console script):
-    a program that imports the library keeps its own SIGINT handling.  ``cli.app.main``
-    puts Python's handler back once it can handle KeyboardInterrupt."""
-    import signal
-
-    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
-        signal.signal(signal.SIGINT, _interrupted)
-
-
-_RUNS = {"exec", "script", "copy", "fetch"}
-
-
-def _warm_workers() -> None:
-    """A run's forkserver starts while the CLI still imports (see ``warm_forkserver``),
-    unless the command line picks another start method or engine."""
-    args = sys.orig_argv[3:] if sys.orig_argv[1:3] == ["-m", "hostpool"] else sys.orig_argv[2:]
-    words = [a for a in args if not a.startswith("-")]
-    if not words or words[0] not in _RUNS:
-        return
-    if any(a.split("=")[0] in ("--start-method", "--engine") for a in args):
-        return
-    from hostpool.pool.spawning import warm_forkserver
-
-    warm_forkserver()
-
-
-if _is_cli():
+_argv: list[str] = getattr(sys, "orig_argv", [])
+if _argv[1:3] == ["-m", "hostpool"] or (len(_argv) > 1 and _argv[1].endswith("/hostpool")):
+    # The hostpool command itself, before the rest of it is imported (cli.early).
     try:
-        _quiet_start_up()
-        _warm_workers()
-    except KeyboardInterrupt:
-        _interrupted()
-    except (OSError, ValueError):  # no forkserver now: the Pool starts one (or says why)
-        pass
+        from hostpool.cli import early
 
-import importlib  # noqa: E402
+        early.start()
+    except KeyboardInterrupt:
+        sys.stderr.write("hostpool: interrupted\n")
+        raise SystemExit(130) from None
+
+import importlib  # noqa: E402  (after the command's first moments)
 from typing import TYPE_CHECKING  # noqa: E402
 
 # Where each public name lives.  Resolved on first use (PEP 562): a pool worker imports

@@ -22,10 +22,10 @@ from typing import Any
 import pytest
 
 import hostpool
-from hostpool.models import Status, Target
+from hostpool.models import Exec, Status, Target
 from hostpool.pool.engines import Engine
 from hostpool.pool.ledger import RunPolicy, Timing
-from hostpool.pool.pool import Pool
+from hostpool.pool.pool import ActionLike, Pool
 from tests.procs import STARTER, local, marked_pids, wait_for
 from tests.sshd import SSHLab, keygen
 
@@ -45,7 +45,7 @@ def pool_kwargs(engine: str, forks: int = 4) -> dict[str, Any]:
 
 
 def run(
-    targets: list[Target], command: str, engine: str, forks: int = 4, **kw: Any
+    targets: list[Target], command: ActionLike, engine: str, forks: int = 4, **kw: Any
 ) -> hostpool.Report:
     return hostpool.run(targets, command, **pool_kwargs(engine, forks), **kw)
 
@@ -165,12 +165,16 @@ def test_hung_host_does_not_hold_up_the_others(tmp_path: Path, engine: str) -> N
 def test_deadline_settles_a_wedged_worker(ssh_lab: SSHLab, engine: str) -> None:
     # SIGSTOP the worker: only the parent can end that host, and closing the runner must
     # still get rid of the stopped worker.
-    options = ssh_lab.options(command_timeout=1.0, connect_timeout=1.0)
+    options = ssh_lab.options(connect_timeout=10.0)
     report = run(
         [local("wedged"), ssh_lab.target(0)],
         # The shell lingers after stopping its worker: SIGSTOP lands asynchronously, and
         # a shell that exited at once could let the worker answer before it stopped.
-        f'[ -z "$SSH_CONNECTION" ] && {{ kill -STOP {STARTER}; sleep 3; }}; true',
+        # The healthy host gets room: under load a 1 s bound can catch even `true`.
+        lambda t: Exec(
+            f'[ -z "$SSH_CONNECTION" ] && {{ kill -STOP {STARTER}; sleep 3; }}; true',
+            timeout=1.0 if t.name == "wedged" else 30.0,
+        ),
         engine,
         forks=2,
         options=options,

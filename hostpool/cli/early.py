@@ -1,0 +1,48 @@
+"""The hostpool command's first moments, run from the package's first lines.
+
+Two things cannot wait for the CLI's imports (typer, click, the library: a few hundred
+milliseconds).  A Ctrl-C in that window used to print a traceback from whatever import
+was running: it now ends with one line and 130 (``cli.app.main`` puts Python's handler
+back once it can handle KeyboardInterrupt).  And a run's forkserver, whose own imports
+(paramiko) take about 0.3 s, starts now on the other core instead of after them.  Only
+the hostpool command gets this; a program that imports the library keeps its SIGINT.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+
+RUNS = {"exec", "script", "copy", "fetch"}
+
+
+def interrupted(signum: int = 0, frame: object = None) -> None:
+    sys.stderr.write("hostpool: interrupted\n")
+    sys.stderr.flush()
+    os._exit(130)
+
+
+def start() -> None:
+    try:
+        if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+            signal.signal(signal.SIGINT, interrupted)
+        _warm_workers()
+    except KeyboardInterrupt:
+        interrupted()
+    except (OSError, ValueError):  # no forkserver now: the Pool starts one (or says why)
+        pass
+
+
+def _warm_workers() -> None:
+    """Unless the command line picks another start method or engine."""
+    argv = sys.orig_argv
+    args = argv[3:] if argv[1:3] == ["-m", "hostpool"] else argv[2:]
+    words = [a for a in args if not a.startswith("-")]
+    if not words or words[0] not in RUNS:
+        return
+    if any(a.split("=")[0] in ("--start-method", "--engine") for a in args):
+        return
+    from hostpool.pool.spawning import warm_forkserver
+
+    warm_forkserver()
