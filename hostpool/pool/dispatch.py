@@ -124,7 +124,10 @@ class Dispatcher:
         events = self._engine.events if self._engine is not None else None
         fileno = getattr(events, "fileno", None)
         try:
-            return int(fileno()) if callable(fileno) and self._calls else None
+            # Only while a call streams lines: a wake-up per 'started' event would cost
+            # every run thread switches per host, for bookkeeping the next tick does.
+            streaming = any(call.on_lines is not None for call in self._calls)
+            return int(fileno()) if callable(fileno) and streaming else None
         except (OSError, ValueError):
             return None
 

@@ -1,4 +1,5 @@
-"""The remote-stop wrapper (``worker.command.LIFELINE``) under each POSIX shell it must
+"""The remote-stop wrapper (``worker.command.lifeline_script``: with stdin data and
+without) under each POSIX shell it must
 run on: dash (Debian's sh), bash and busybox sh.  Run locally through pipes, exactly as
 sshd runs it: the wrapper's stdin is the lifeline, its own process group is the command's.
 """
@@ -17,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from hostpool.worker.command import LIFELINE
+from hostpool.worker.command import lifeline_script
 from tests.procs import wait_for
 
 SHELLS = [
@@ -40,7 +41,7 @@ def start(
         login = str(tmp / shell[1])
         with contextlib.suppress(FileExistsError):
             os.symlink(found, login)
-    argv = [*shell, "-c", LIFELINE, "hostpool", command, str(len(data))]
+    argv = [*shell, "-c", lifeline_script(len(data)), "hostpool", command, str(len(data))]
     return subprocess.Popen(
         argv,
         env=dict(os.environ, SHELL=str(login)),
@@ -132,11 +133,16 @@ def test_a_daemon_the_command_started_survives_its_normal_end(
 
 @pytest.mark.parametrize("shell", SHELLS)
 @pytest.mark.parametrize("how", ["eof", "stop-byte"])
+@pytest.mark.parametrize("data", [b"", b"some input\n"], ids=["no-data", "data"])
 def test_losing_the_lifeline_stops_the_command_and_its_children(
-    shell: list[str], how: str, tag: str, tmp_path: Path
+    shell: list[str], how: str, data: bytes, tag: str, tmp_path: Path
 ) -> None:
-    proc = start(shell, f"sleep {tag} & sleep {tag}; echo never", tmp=tmp_path)
+    proc = start(
+        shell, f"cat >/dev/null; sleep {tag} & sleep {tag}; echo never", data, tmp=tmp_path
+    )
     assert proc.stdin is not None
+    proc.stdin.write(data)
+    proc.stdin.flush()
     assert wait_for(lambda: len(running(tag)) >= 2, timeout=10), running(tag)
     if how == "eof":
         proc.stdin.close()  # what sshd does when the session or the connection goes
