@@ -156,7 +156,7 @@ class Dispatcher:
             self._stop_workers(terminate=True)
             self._finish_all(Status.ERROR, f"hostpool dispatcher failed: {exc!r}", now=True)
         finally:
-            self._waker.closed = True
+            self._waker.stopped.set()
             self._waker.drained.set()
 
     def _step(self) -> bool:

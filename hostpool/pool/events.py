@@ -56,13 +56,13 @@ class Waker:
         self._current_fd = current_fd
         self._wake = wake
         self.drained = threading.Event()
-        self.closed = False
+        self.stopped = threading.Event()  # set when the dispatcher ends
         self._thread = threading.Thread(target=self._run, name="hostpool-events", daemon=True)
         self._thread.start()
 
     def _run(self) -> None:
         poller, watched = select.poll(), None
-        while not self.closed:
+        while not self.stopped.is_set():
             fd = self._current_fd()
             if fd != watched:  # the engine was rebuilt
                 if watched is not None:
@@ -70,14 +70,14 @@ class Waker:
                 if fd is not None:
                     poller.register(fd, select.POLLIN)
                 watched = fd
-            if watched is None:
-                self.drained.wait(0.5)
+            if watched is None:  # nothing to watch now (``drained`` may be set: not that)
+                self.stopped.wait(0.25)
                 continue
             try:
                 ready = poller.poll(500)
             except (OSError, ValueError):
                 ready = []
-            if ready and not self.closed:
+            if ready and not self.stopped.is_set():
                 self.drained.clear()
                 self._wake()
                 self.drained.wait(0.5)
