@@ -307,3 +307,20 @@ def test_the_run_limit_answers_for_every_host_left() -> None:
     assert sum(r.started for r in got.values()) == 2  # the two in flight had started
     assert sum(r.error.startswith("not run:") for r in got.values()) == 4
     assert len(pool.submitted) == 2  # nothing more went out after the limit
+
+
+def test_the_events_waker_sleeps_when_there_is_nothing_to_watch() -> None:
+    """It once waited on 'drained', which stays set after a drain: an idle pool spun."""
+    from hostpool.pool.events import Waker
+
+    asked: list[int] = []
+
+    def nothing() -> int | None:
+        asked.append(1)
+        return None
+
+    waker = Waker(nothing, lambda: None)
+    waker.drained.set()
+    time.sleep(0.6)
+    waker.stopped.set()
+    assert len(asked) <= 10, f"{len(asked)} polls in 0.6 s"
