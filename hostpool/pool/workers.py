@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import multiprocessing
+import os
 import signal
 import threading
 from collections.abc import Iterator
@@ -133,7 +134,7 @@ def start(
             lane_pool = LanePool(
                 processes=shape.processes,
                 initializer=init_worker,
-                initargs=(options, events),
+                initargs=(options, events, os.getpid()),
                 maxtasksperchild=maxtasksperchild,
                 context=ctx,
                 per_worker=shape.lanes,

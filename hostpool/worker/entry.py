@@ -12,10 +12,12 @@ from hostpool.models import Completion, SSHOptions, Task
 from hostpool.worker.output import EventSink
 
 
-def init_worker(options: SSHOptions, events: EventSink | None = None) -> None:
+def init_worker(
+    options: SSHOptions, events: EventSink | None = None, owner: int | None = None
+) -> None:
     from hostpool.worker import task
 
-    task.init_worker(options, events)
+    task.init_worker(options, events, owner)
 
 
 def run_task(task: Task) -> Completion:

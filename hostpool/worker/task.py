@@ -118,11 +118,15 @@ class WorkerState:
 _state: WorkerState | None = None
 
 
-def init_worker(options: SSHOptions, events: EventSink | None = None) -> None:
+def init_worker(
+    options: SSHOptions, events: EventSink | None = None, owner: int | None = None
+) -> None:
     """Pool initializer: signal policy plus the SSH state every task of this worker shares.
 
     SIGINT is ignored because the parent owns Ctrl-C; SIGTERM (pool.terminate) kills any
-    local command group first so terminate leaves nothing running behind.
+    local command group first so terminate leaves nothing running behind.  ``owner`` is
+    the PID of the process that made the Pool: a worker outliving it (the owner was
+    SIGKILLed, or OOM-killed) stops too, its commands with it.
     """
     global _state
     # Everything inherited from the forkserver stays out of garbage collection: a full
@@ -140,6 +144,33 @@ def init_worker(options: SSHOptions, events: EventSink | None = None) -> None:
     signal.signal(signal.SIGTERM, _on_sigterm)
     limit = options.idle_connections if options.reuse_connections else 0
     _state = WorkerState(options, events, SSHContext.load(options), IdleConnections(limit))
+    if owner is not None:
+        threading.Thread(
+            target=_outlive_not, args=(owner,), name="hostpool-owner", daemon=True
+        ).start()
+
+
+def _outlive_not(owner: int) -> None:
+    """The forkserver, not the owner, is a worker's parent, so no parent-death signal
+    reaches it: without this a SIGKILLed CLI left its workers (and their connections)
+    behind for good.  Checked once a second; the start time guards against the PID being
+    reused by another process."""
+    started = _start_time(owner)
+    while True:
+        time.sleep(1.0)
+        if _start_time(owner) != started:
+            kill_current()
+            os._exit(0)
+
+
+def _start_time(pid: int) -> str:
+    """'' once ``pid`` is gone or a zombie (dead, not yet reaped)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            fields = fh.read().rsplit(b")", 1)[1].split()
+    except OSError:
+        return ""
+    return "" if len(fields) < 20 or fields[0] == b"Z" else fields[19].decode()
 
 
 def _on_sigterm(signum: int, frame: FrameType | None) -> None:

@@ -60,3 +60,25 @@ def test_ctrl_c_interrupts_terminates_and_leaves_nothing(ssh_lab: SSHLab, tmp_pa
     assert {r["status"] for r in data["results"]} == {"interrupted"}
     # No worker, forkserver or local command of that run survives it.
     assert wait_for(lambda: not marked_pids(mark), timeout=10), marked_pids(mark)
+
+
+def test_a_sigkilled_cli_leaves_no_worker_and_no_command(tmp_path: Path) -> None:
+    """SIGKILL gives the CLI no chance to clean up: the workers notice their owner is gone
+    (their parent is the forkserver), stop their commands and exit."""
+    inventory = tmp_path / "hosts.ini"
+    inventory.write_text("[all]\n" + "".join(f"l{i} ansible_connection=local\n" for i in range(3)))
+    mark = uuid.uuid4().hex
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "hostpool", "exec", "-i", str(inventory), "-f", "3",
+         f"touch {tmp_path}/started.$$; sleep 60"],
+        env=dict(os.environ, HOSTPOOL_TEST_MARK=mark, HOSTPOOL_STATE_DIR=str(tmp_path)),
+        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        assert wait_for(lambda: len(list(tmp_path.glob("started.*"))) >= 3), "never started"
+        proc.kill()
+        proc.wait()
+        assert wait_for(lambda: not marked_pids(mark), timeout=10), marked_pids(mark)
+    finally:
+        for pid in marked_pids(mark):
+            os.kill(pid, signal.SIGKILL)
