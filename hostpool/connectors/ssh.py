@@ -134,7 +134,10 @@ class ChannelProcess:
             return len(data)
 
     def close_stdin(self) -> None:
-        self.channel.shutdown_write()
+        ch = self.channel
+        if not ch.closed and not ch.eof_sent:
+            with contextlib.suppress(OSError, EOFError, paramiko.SSHException):
+                ch.shutdown_write()
 
     @property
     def exited(self) -> bool:

@@ -66,14 +66,17 @@ def pump(proc: RemoteProcess, out: Output, host: str, timeout: float | None) -> 
         if wait is None:
             return _timed_out(proc, out, host, timeout)
         proc.wait(min(wait, 0.005) if pending and stdin_open else wait)
-    if stdin_open:
-        proc.close_stdin()
+    # Stdin stays open until the exit status is in: the streams end before the command
+    # does (procps' uptime closes stdout at exit, then runs on for a moment), and an
+    # end-of-file on the lifeline then would stop it (seen: "killed by a signal").
     while True:
         wait = deadline_slice(deadline)
         if wait is None:
             return _timed_out(proc, out, host, timeout)
         ended = proc.exit(wait)
         if ended is not None:
+            if stdin_open:
+                proc.close_stdin()
             break
     if ended.status is not None:
         return out.result(host, ended.status, exit_code=ended.code, error=ended.error)

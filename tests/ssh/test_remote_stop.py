@@ -179,3 +179,15 @@ def test_the_run_limit_times_out_what_is_left_and_stops_it(
     assert wait_for(lambda: not sleeping(tag), timeout=STOP_BOUND), sleeping(tag)
     help_text = hostpool("exec", "--help", cwd=tmp_path, env={"COLUMNS": "200"}).stdout
     assert "--run-timeout" in help_text and "3600" in help_text
+
+
+def test_a_command_that_closes_its_output_before_it_ends_is_not_stopped(
+    ssh_lab: SSHLab, tmp_path: Path
+) -> None:
+    """procps' uptime (and coreutils) close stdout at exit and run on for a moment: the
+    streams end before the exit status.  Closing the lifeline then stopped them ("killed
+    by a signal", seen on the docker lab); it now waits for the exit status."""
+    command = "echo out; exec >&- 2>&-; sleep 0.5; exit 3"
+    done = hostpool(*cli(ssh_lab, tmp_path, "-o", "json", command), cwd=tmp_path)
+    for result in json.loads(done.stdout)["results"]:
+        assert (result["status"], result["exit_code"], result["stdout"]) == ("failed", 3, "out\n")
