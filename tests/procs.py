@@ -15,14 +15,13 @@ def local(name: str) -> Target:
     """A ``connection=local`` host: the pool worker itself starts its commands.
 
     Tests find "who started the command" (the worker for local hosts, sshd's session
-    process for ssh ones) as the grandparent of the command's shell,
-    ``$(set -- $(cat /proc/$PPID/stat); echo $4)``: its parent is the lifeline wrapper
-    (``worker.command``)."""
+    process for ssh ones) as ``$PPID`` of the command's shell: the lifeline wrapper
+    (``worker.command``) execs that shell when there is no stdin data."""
     return Target(name=name, address="localhost", connection=Connection.LOCAL)
 
 
 # The process that started a command: see ``local``.
-STARTER = "$(set -- $(cat /proc/$PPID/stat); echo $4)"
+STARTER = "$PPID"
 
 
 def marked_pids(mark: str) -> list[int]:

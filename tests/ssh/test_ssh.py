@@ -172,8 +172,8 @@ def test_env_and_stdin_closed(ssh_lab: SSHLab) -> None:
 def test_runner_reuses_connections_across_runs(ssh_lab: SSHLab) -> None:
     targets = ssh_lab.targets(1)
     with Runner(ssh_lab.options(), forks=1) as runner:
-        first = runner.run(targets, "echo $(set -- $(cat /proc/$PPID/stat); echo $4)")
-        second = runner.run(targets, "echo $(set -- $(cat /proc/$PPID/stat); echo $4)")
+        first = runner.run(targets, "echo $PPID")
+        second = runner.run(targets, "echo $PPID")
     assert first.exit_code() == 0 and second.exit_code() == 0
     # The same sshd session process (parent of the shell) served both commands.
     assert first.results[0].stdout == second.results[0].stdout
@@ -184,7 +184,7 @@ def test_start_methods_and_max_tasks_per_child(ssh_lab: SSHLab, method: StartMet
     targets = [*ssh_lab.targets(2), local("l0"), local("l1")]
     report = hostpool.run(
         targets,
-        "echo $(set -- $(cat /proc/$PPID/stat); echo $4)",
+        "echo $PPID",
         forks=2,
         options=ssh_lab.options(),
         context=method,
@@ -262,9 +262,7 @@ def test_runner_recovers_when_its_kept_connection_dies(ssh_lab: SSHLab) -> None:
     with Runner(ssh_lab.options(), forks=1) as runner:
         assert runner.run(target, "true").exit_code() == 0
         # The shell's parent is the sshd process serving the worker's kept connection.
-        cut = runner.run(
-            target, "kill -9 $(set -- $(cat /proc/$PPID/stat); echo $4); sleep 5"
-        ).results[0]
+        cut = runner.run(target, "kill -9 $PPID; sleep 5").results[0]
         assert cut.status is Status.UNREACHABLE, cut
         again = runner.run(target, "echo back").results[0]
     assert again.status is Status.OK, again.error
