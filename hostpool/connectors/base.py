@@ -9,6 +9,7 @@ connection, so it never leaves the worker process: tasks and results stay plain 
 from __future__ import annotations
 
 import enum
+import stat
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -30,6 +31,18 @@ class FileInfo:
     kind: FileKind
     mode: int  # permission bits only
     size: int
+
+    @classmethod
+    def of(cls, st_mode: int, size: int) -> FileInfo:
+        """From a stat mode (local ``os.stat`` or SFTP attributes alike)."""
+        kind = (
+            FileKind.FILE
+            if stat.S_ISREG(st_mode)
+            else FileKind.DIRECTORY
+            if stat.S_ISDIR(st_mode)
+            else FileKind.OTHER
+        )
+        return cls(kind, stat.S_IMODE(st_mode), size)
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,19 +13,16 @@ import os
 import selectors
 import shutil
 import signal
-import stat
 import subprocess
 import termios
 import threading
 import time
 from collections.abc import Callable
 
-from hostpool.connectors.base import Exit, FileInfo, FileKind, Stateless
+from hostpool.connectors.base import Exit, FileInfo, Stateless
 from hostpool.models import Status, Stream, Target
 from hostpool.transfer import file_sha256
 from hostpool.worker import sched
-
-PIPE = subprocess.PIPE
 
 # What each lane thread is running, so the worker's SIGTERM handler can stop it.
 _running: dict[int, PipeProcess] = {}
@@ -56,7 +53,7 @@ class PipeProcess:
         if pty:
             master, slave = os.openpty()
             _raw_output(slave)
-        ends = (slave, slave, slave) if pty else (PIPE, PIPE, PIPE)
+        ends = (slave, slave, slave) if pty else (subprocess.PIPE,) * 3
         with sched.unconfined():  # a lane's one CPU and batch policy are not the command's
             self.proc = subprocess.Popen(
                 argv, stdin=ends[0], stdout=ends[1], stderr=ends[2], start_new_session=True
@@ -174,22 +171,16 @@ class PipeProcess:
             self._pty = self._in = None
 
 
+def _of(st: os.stat_result) -> FileInfo:
+    return FileInfo.of(st.st_mode, st.st_size)
+
+
 def _raw_output(fd: int) -> None:
     """A terminal that passes bytes through: no echo of what is sent, no CR before LF."""
     attrs = termios.tcgetattr(fd)
     attrs[1] &= ~termios.ONLCR  # oflag
     attrs[3] &= ~(termios.ECHO | termios.ECHONL)  # lflag
     termios.tcsetattr(fd, termios.TCSANOW, attrs)
-
-
-def _info(st: os.stat_result) -> FileInfo:
-    return FileInfo(_kind(st.st_mode), stat.S_IMODE(st.st_mode), st.st_size)
-
-
-def _kind(mode: int) -> FileKind:
-    if stat.S_ISREG(mode):
-        return FileKind.FILE
-    return FileKind.DIRECTORY if stat.S_ISDIR(mode) else FileKind.OTHER
 
 
 class LocalConnector(Stateless):
@@ -206,7 +197,7 @@ class LocalConnector(Stateless):
             st = os.stat(path)
         except FileNotFoundError:
             return None
-        return _info(st)
+        return _of(st)
 
     def sha256(self, path: str) -> str:
         return file_sha256(path)
@@ -233,4 +224,4 @@ class LocalConnector(Stateless):
 
     def listdir(self, path: str) -> list[tuple[str, FileInfo]]:
         with os.scandir(path) as entries:
-            return [(e.name, _info(e.stat(follow_symlinks=False))) for e in entries]
+            return [(e.name, _of(e.stat(follow_symlinks=False))) for e in entries]

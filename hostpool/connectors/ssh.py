@@ -12,14 +12,13 @@ import contextlib
 import hashlib
 import select
 import shlex
-import stat
 import threading
 import time
 from collections.abc import Callable
 
 import paramiko
 
-from hostpool.connectors.base import STOP, Exit, FileInfo, FileKind, StaleConnection
+from hostpool.connectors.base import STOP, Exit, FileInfo, StaleConnection
 from hostpool.connectors.ssh_handshake import SSHContext, open_transport
 from hostpool.models import HostKey, Status, Stream, Target
 from hostpool.transfer import CHUNK
@@ -238,7 +237,7 @@ class SSHConnector:
             st = self.sftp.stat(path)
         except FileNotFoundError:
             return None
-        return _info(st.st_mode or 0, st.st_size or 0)
+        return FileInfo.of(st.st_mode or 0, st.st_size or 0)
 
     def sha256(self, path: str) -> str:
         """``sha256sum`` on the host when it has one, else hash the file read over SFTP."""
@@ -285,7 +284,7 @@ class SSHConnector:
 
     def listdir(self, path: str) -> list[tuple[str, FileInfo]]:
         return [
-            (a.filename, _info(a.st_mode or 0, a.st_size or 0))
+            (a.filename, FileInfo.of(a.st_mode or 0, a.st_size or 0))
             for a in self.sftp.listdir_attr(path)
         ]
 
@@ -304,17 +303,6 @@ class SSHConnector:
     def take_learnt(self) -> HostKey | None:
         learnt, self.learnt = self.learnt, None
         return learnt
-
-
-def _info(mode: int, size: int) -> FileInfo:
-    kind = (
-        FileKind.FILE
-        if stat.S_ISREG(mode)
-        else FileKind.DIRECTORY
-        if stat.S_ISDIR(mode)
-        else FileKind.OTHER
-    )
-    return FileInfo(kind, stat.S_IMODE(mode), size)
 
 
 # Terminal modes (RFC 4254 8): bytes pass through as the command wrote them.

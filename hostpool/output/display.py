@@ -8,7 +8,7 @@ pool; only the progress timer is another thread, and it shares one lock.
 from __future__ import annotations
 
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TextIO
 
@@ -69,10 +69,14 @@ class Session:
         )
         self._emitted: set[str] = set()
 
-    def _write(self, text: str, *, diagnostic: bool = False) -> None:
+    def _write(self, text: str | Iterable[str], *, diagnostic: bool = False) -> None:
+        """``text`` whole, or chunk by chunk as it is made (a machine report of 30 x 20 MB
+        is never held as one string)."""
         stream = self.err if diagnostic and self.mode.diagnostics_to_stderr else self.out
         with self.progress.paused():
-            stream.write(text + "\n")
+            for chunk in (text,) if isinstance(text, str) else text:
+                stream.write(chunk)
+            stream.write("\n")
             stream.flush()
 
     # -- pool callbacks -----------------------------------------------------------------
@@ -108,13 +112,4 @@ class Session:
             with open(self.display.junit_file, "w", encoding="utf-8") as fh:
                 fh.writelines(machine.junit_chunks(report))
                 fh.write("\n")
-        final = self.mode.final(self.view, report)
-        if isinstance(final, str):
-            self._write(final, diagnostic=True)
-            return
-        stream = self.err if self.mode.diagnostics_to_stderr else self.out
-        with self.progress.paused():
-            for chunk in final:
-                stream.write(chunk)
-            stream.write("\n")
-            stream.flush()
+        self._write(self.mode.final(self.view, report), diagnostic=True)

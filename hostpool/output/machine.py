@@ -130,17 +130,13 @@ def junit_chunks(report: Report, suite: str = "hostpool") -> Iterator[str]:
         yield '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode")
         return
     head = ET.tostring(root, encoding="unicode")
-    yield '<?xml version="1.0" encoding="UTF-8"?>\n' + head[: head.rindex("</testsuite>")]
+    yield '<?xml version="1.0" encoding="UTF-8"?>\n' + head[: head.rindex("</testsuite>")] + "  "
     last = len(report.results) - 1
     for i, r in enumerate(report.results):
         case = _testcase(ET, suite, r)
         ET.indent(case, level=1)
         case.tail = "\n" if i == last else "\n  "
-        yield (
-            "  " + ET.tostring(case, encoding="unicode")
-            if i == 0
-            else ET.tostring(case, encoding="unicode")
-        )
+        yield ET.tostring(case, encoding="unicode")
     yield "</testsuite>"
 
 

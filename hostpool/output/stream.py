@@ -27,9 +27,6 @@ class StreamFormat:
         code = self._palette.get(host)
         return f"\x1b[{code}m{name}\x1b[0m" if self.color and code else name
 
-    def line(self, host: str, stream: Stream, data: bytes) -> str:
-        return self.lines(host, stream, (data,))
-
     def lines(self, host: str, stream: Stream, lines: tuple[bytes, ...]) -> str:
         """A chunk of lines as one text: decoded and sanitised once, then prefixed."""
         text = text_of(b"\n".join(lines))

@@ -18,33 +18,38 @@ TERMINATE_GRACE = 10.0  # workers still standing after terminate() are SIGKILLed
 SUSPECT_GRACE = 2.0  # given-up workers get this long to take SIGTERM
 
 
-def pid_alive(pid: int) -> bool:
-    """Whether a process we started is still running (zombies count as gone)."""
+def _state(pid: int) -> bytes:
+    """The state letter of /proc/PID/stat (b"" when it cannot be read)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            return fh.read().split(b") ", 1)[1][:1]
+    except (OSError, IndexError):
+        return b""
+
+
+def _exists(pid: int) -> bool:
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as fh:
-            return fh.read().split(b") ", 1)[1][:1] != b"Z"
-    except (OSError, IndexError):
-        return True
+    return True
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether a process we started is still running (zombies count as gone)."""
+    return _exists(pid) and _state(pid) != b"Z"
 
 
 def stopped(pid: int) -> bool:
     """SIGSTOPped (state T) or stopped by a tracer (t)."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as fh:
-            return fh.read().split(b") ", 1)[1][:1] in (b"T", b"t")
-    except (OSError, IndexError):
-        return False
+    return _state(pid) in (b"T", b"t")
 
 
 def working(pid: int) -> bool:
     """Alive and not stopped: a SIGSTOPped worker runs nothing, however long we wait."""
-    return pid_alive(pid) and not stopped(pid)
+    return _exists(pid) and _state(pid) not in (b"Z", b"T", b"t")
 
 
 def _signal(pid: int, sig: int) -> None:

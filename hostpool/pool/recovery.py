@@ -28,7 +28,6 @@ class Troubled(Protocol):
 class Recovery:
     def __init__(self) -> None:
         self._since = 0.0
-        self.restarts = 0
 
     def check(
         self,
@@ -53,7 +52,6 @@ class Recovery:
         if now - self._since < calls[0].ledger.timing.recover_grace:
             return []
         self._since = 0.0
-        self.restarts += 1
         restart()
         again = []
         for call in calls:

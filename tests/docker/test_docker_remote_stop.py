@@ -17,7 +17,7 @@ import pytest
 
 import hostpool
 from hostpool.models import Copy, Exec, Fetch, Status, Target
-from tests.procs import marked_pids, wait_for
+from tests.procs import group_reaped, marked_pids, wait_for
 
 if TYPE_CHECKING:
     from conftest import Lab
@@ -88,7 +88,7 @@ def test_a_killed_worker_leaves_nothing_in_the_container(
         stderr=subprocess.PIPE,
         start_new_session=True,
     )
-    try:
+    with group_reaped(proc):
         assert wait_for(lambda: bool(sleeping(lab, box, tag)), timeout=60), "never started"
         for pid in marked_pids(mark):
             # Workers and the forkserver, not the script nor the docker exec client
@@ -98,10 +98,6 @@ def test_a_killed_worker_leaves_nothing_in_the_container(
                 os.kill(pid, signal.SIGKILL)
         assert wait_for(lambda: not sleeping(lab, box, tag), timeout=STOP_BOUND)
         proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
 
 
 def test_directory_copy_and_fetch_over_docker_exec(lab: Lab, tmp_path: Path) -> None:

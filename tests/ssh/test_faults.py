@@ -10,7 +10,7 @@ import sys
 import uuid
 from pathlib import Path
 
-from tests.procs import foreground_signals, marked_pids, wait_for
+from tests.procs import foreground_signals, group_reaped, marked_pids, wait_for
 from tests.sshd import SSHLab
 
 
@@ -43,16 +43,12 @@ def test_ctrl_c_interrupts_terminates_and_leaves_nothing(ssh_lab: SSHLab, tmp_pa
         start_new_session=True,  # its own process group, like a foreground job
         preexec_fn=foreground_signals,
     )
-    try:
+    with group_reaped(proc):
         assert wait_for(lambda: len(list(tmp_path.glob("started.*"))) >= 5), (
             "commands never started"
         )
         os.killpg(proc.pid, signal.SIGINT)  # what the terminal does on Ctrl-C
         out, err = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
     assert proc.returncode == 130, err.decode()
     data = json.loads(out)
     assert data["interrupted"] is True

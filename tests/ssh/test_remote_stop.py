@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from tests.cliutil import hostpool
-from tests.procs import foreground_signals, marked_pids, wait_for
+from tests.procs import foreground_signals, group_reaped, marked_pids, wait_for
 from tests.sshd import SSHLab
 
 STOP_BOUND = 6.0  # TERM, two seconds' grace, KILL, plus scheduling slack
@@ -103,14 +103,10 @@ def _started(args: list[str], tmp_path: Path, mark: str) -> subprocess.Popen[byt
 def test_ctrl_c_stops_the_remote_commands(ssh_lab: SSHLab, tmp_path: Path, tag: str) -> None:
     mark = uuid.uuid4().hex
     proc = _started(cli(ssh_lab, tmp_path, "-o", "json", f"sleep {tag}"), tmp_path, mark)
-    try:
+    with group_reaped(proc):
         assert wait_for(lambda: len(sleeping(tag)) >= 3, timeout=30), "never started"
         os.killpg(proc.pid, signal.SIGINT)
         out, err = proc.communicate(timeout=30)
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
     assert proc.returncode == 130, err.decode()
     assert {r["status"] for r in json.loads(out)["results"]} == {"interrupted"}
     assert wait_for(lambda: not sleeping(tag), timeout=STOP_BOUND), sleeping(tag)
@@ -121,17 +117,13 @@ def test_a_killed_worker_leaves_nothing_running(ssh_lab: SSHLab, tmp_path: Path,
     mark = uuid.uuid4().hex
     args = cli(ssh_lab, tmp_path, "-o", "json", "-t", "60", f"sleep {tag}")
     proc = _started(args, tmp_path, mark)
-    try:
+    with group_reaped(proc):
         assert wait_for(lambda: len(sleeping(tag)) >= 3, timeout=30), "never started"
         for pid in marked_pids(mark):
             if pid != proc.pid:  # the workers and their forkserver, not the CLI
                 os.kill(pid, signal.SIGKILL)
         assert wait_for(lambda: not sleeping(tag), timeout=STOP_BOUND), sleeping(tag)
         out, err = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
     results = json.loads(out)["results"]
     assert len(results) == 3 and "ok" not in {r["status"] for r in results}, err.decode()
 
