@@ -60,6 +60,7 @@ _EXPORTS = {
     "MapResult": "pool.results",
     "Timing": "pool.ledger",
     "Pool": "pool.pool",
+    "PersistentPool": "persist",
     "Runner": "pool.pool",
     "Batch": "pool.rollout",
     "rollout": "pool.rollout",
@@ -93,6 +94,7 @@ if TYPE_CHECKING:
         Target,
         Task,
     )
+    from hostpool.persist import PersistentPool
     from hostpool.pool.engines import Engine, EngineOptions
     from hostpool.pool.ledger import RunPolicy, Timing
     from hostpool.pool.pool import Pool, Runner, StartMethod, run
@@ -136,6 +138,7 @@ __all__ = [
     "InventoryError",
     "MapResult",
     "PatternError",
+    "PersistentPool",
     "Pool",
     "PoolError",
     "Report",

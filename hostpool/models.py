@@ -103,6 +103,19 @@ class Target:
                 return v
         return default
 
+    @property
+    def connection_key(self) -> tuple[str, int, str, tuple[str, ...], str, SSHSettings]:
+        """Which kept connection may serve this target: everything the connection was
+        made with (an edited ssh_config makes a new one)."""
+        return (
+            self.address,
+            self.port,
+            self.user or "",
+            self.key_files,
+            self.proxy_jump or "",
+            self.ssh,
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class SSHOptions:
@@ -269,6 +282,7 @@ class HostResult:
     truncated: bool = False
     started: bool = False  # the command reached the host (retries only repeat unstarted ones)
     address: str = ""
+    connections: int = 0  # SSH connections this task opened: 0 when a kept one served it
 
     @property
     def ok(self) -> bool:

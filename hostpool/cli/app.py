@@ -15,16 +15,17 @@ import typer
 
 from hostpool import __version__
 from hostpool.cli import session
-from hostpool.cli.flags import (
+from hostpool.cli.flags import RunFlags
+from hostpool.cli.options import (
     HostsOpt,
     InventoryOpt,
     KeyOpt,
     LimitOpt,
-    RunFlags,
     SSHConfigExecOpt,
     SSHConfigOpt,
     UserOpt,
 )
+from hostpool.cli.persist import pool_app
 from hostpool.cli.register import run_command
 from hostpool.errors import ExitCode, HostpoolError
 from hostpool.inventory import HostDefaults
@@ -46,6 +47,9 @@ def _version(show: bool) -> None:
     if show:
         typer.echo(f"hostpool {__version__}")
         raise typer.Exit(0)
+
+
+app.add_typer(pool_app, name="pool")
 
 
 @app.callback()

@@ -14,10 +14,12 @@ from pathlib import Path
 
 from hostpool import inventory, known_hosts
 from hostpool.cli.flags import RunFlags
+from hostpool.cli.persist import parse_duration
 from hostpool.errors import ConfigError, Interrupted, UsageError
 from hostpool.inventory import HostDefaults, lastrun
 from hostpool.models import Action, HostKeyPolicy, SSHOptions, Target
 from hostpool.output.display import Display, Session
+from hostpool.persist import PersistentPool
 from hostpool.pool.engines import Engine, EngineOptions
 from hostpool.pool.ledger import RunPolicy
 from hostpool.pool.pool import Pool
@@ -185,15 +187,29 @@ def execute(
             file=sys.stderr,
         )
     session = Session(display, [t.name for t in chosen])
-    pool = Pool(
-        options,
-        forks=max(1, min(flags.forks, len(chosen))),  # never more in flight than hosts
-        processes=flags.processes,
-        maxtasksperchild=flags.max_tasks_per_worker,
-        context=flags.start_method,
-        engine=engine,
-        engine_options=engine_options,
-    )
+    persist = parse_duration(flags.persist)
+    pool: Pool | PersistentPool
+    if persist is not None:
+        if engine is not Engine.LOCAL:
+            raise UsageError("--persist keeps a local pool; it does not go with --engine ray")
+        pool = PersistentPool(
+            options,
+            forks=flags.forks,  # the pool's size, not this run's: later runs may be larger
+            processes=flags.processes,
+            maxtasksperchild=flags.max_tasks_per_worker,
+            context=flags.start_method,
+            idle=persist,
+        )
+    else:
+        pool = Pool(
+            options,
+            forks=max(1, min(flags.forks, len(chosen))),  # never more in flight than hosts
+            processes=flags.processes,
+            maxtasksperchild=flags.max_tasks_per_worker,
+            context=flags.start_method,
+            engine=engine,
+            engine_options=engine_options,
+        )
     batch = Batch.parse(flags.batch) if flags.batch else None
     if flags.max_fail_percent is not None and batch is None:
         raise UsageError("--max-fail-percent goes with --batch")

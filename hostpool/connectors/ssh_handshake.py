@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import getpass
 import hmac
+import os
 import socket
 import threading
 from collections.abc import Sequence
@@ -20,7 +21,7 @@ import paramiko
 
 from hostpool.connectors.base import ConnectFailure
 from hostpool.connectors.ssh_auth import authenticate
-from hostpool.known_hosts import KnownHosts, host_names
+from hostpool.known_hosts import DEFAULT_FILES, KnownHosts, host_names
 from hostpool.models import HostKey, HostKeyPolicy, SSHOptions, Status, Target
 
 # What a transport runs over: a TCP socket, or a direct-tcpip channel through a jump host.
@@ -54,10 +55,23 @@ class SSHContext:
     agent_keys: dict[str, tuple[paramiko.AgentKey, ...]] = field(default_factory=dict)
 
     files: dict[tuple[str, ...], KnownHosts] = field(default_factory=dict)
+    stamps: dict[tuple[str, ...], tuple[object, ...]] = field(default_factory=dict)
 
     @classmethod
     def load(cls, options: SSHOptions) -> SSHContext:
-        return cls(options=options, known=KnownHosts.load(options.known_hosts))
+        ctx = cls(options=options, known=KnownHosts())
+        ctx.known = ctx._current(options.known_hosts)
+        return ctx
+
+    def _current(self, files: tuple[str, ...]) -> KnownHosts:
+        """The files as they are now: a long-lived worker (a warm pool) rereads them when
+        one changed, so a key learnt by an earlier call or removed by the user counts for
+        the next new connection, as it would for a fresh run."""
+        stamp = _stamp(files or DEFAULT_FILES)
+        if self.stamps.get(files) != stamp or files not in self.files:
+            self.files[files] = KnownHosts.load(files)
+            self.stamps[files] = stamp
+        return self.files[files]
 
     def known_for(self, target: Target) -> tuple[KnownHosts, str]:
         """The known_hosts a target is checked against, and the file learning writes to:
@@ -66,17 +80,29 @@ class SSHContext:
         if self.options.known_hosts or (
             settings.known_hosts is None and not settings.global_known_hosts
         ):
+            self.known = self._current(self.options.known_hosts)
             return self.known, ""
         user_files = (
             settings.known_hosts if settings.known_hosts is not None else ("~/.ssh/known_hosts",)
         )
         files = (*user_files, *settings.global_known_hosts)
-        if files not in self.files:
-            self.files[files] = KnownHosts.load(files) if files else KnownHosts()
-        return self.files[files], user_files[0] if user_files else ""
+        known = self._current(files) if files else KnownHosts()
+        return known, user_files[0] if user_files else ""
 
     def timeout(self, target: Target) -> float:
         return target.ssh.connect_timeout or self.options.connect_timeout
+
+
+def _stamp(files: Sequence[str]) -> tuple[object, ...]:
+    stamps: list[object] = []
+    for name in files:
+        try:
+            st = os.stat(os.path.expanduser(name))
+        except OSError:
+            stamps.append(None)
+            continue
+        stamps.append((st.st_ino, st.st_mtime_ns, st.st_size))
+    return tuple(stamps)
 
 
 @dataclass

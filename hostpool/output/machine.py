@@ -44,6 +44,7 @@ def result_to_dict(r: HostResult) -> dict[str, object]:
         "attempts": r.attempts,
         "truncated": r.truncated,
         "started": r.started,
+        "connections": r.connections,
     }
 
 

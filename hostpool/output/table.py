@@ -43,7 +43,7 @@ def table_width() -> int:
     return shutil.get_terminal_size((160, 45)).columns
 
 
-def _tabulate(rows: Sequence[Sequence[object]], headers: Sequence[str]) -> str:
+def plain_table(rows: Sequence[Sequence[object]], headers: Sequence[str]) -> str:
     from tabulate import tabulate  # ~20 ms to import; json, jsonl and stream never need it
 
     return tabulate(rows, headers=headers, tablefmt="simple", disable_numparse=True)
@@ -73,7 +73,7 @@ def render_table(report: Report, *, color: bool = False, columns: int | None = N
         if r.error and sanitize(r.error) not in first_line(r, width)
     ]
     under = ("\n\n" + "\n".join(notes)) if notes else ""
-    return f"{_tabulate(rows, headers)}{under}\n\n{report.summary()}"
+    return f"{plain_table(rows, headers)}{under}\n\n{report.summary()}"
 
 
 def _as_list(value: object) -> list[object]:
@@ -93,4 +93,4 @@ def host_table(described: Sequence[dict[str, object]]) -> str:
         for d in described
     ]
     headers = ["host", "address", "port", "user", "connection", "groups"]
-    return _tabulate(rows, headers) + f"\n\n{len(rows)} hosts"
+    return plain_table(rows, headers) + f"\n\n{len(rows)} hosts"

@@ -10,7 +10,6 @@ deadlines arrive in one inbox, so several threads may share a Pool.
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import queue
 import sys
@@ -18,78 +17,16 @@ import threading
 import time
 import traceback
 from collections.abc import Callable
-from typing import Protocol
 
 from hostpool.errors import HostpoolError
-from hostpool.models import Completion, Event, HostKey, Lines, Started, Status, Task
+from hostpool.models import Completion, HostKey, Lines, Started, Status
 from hostpool.pool.callbacks import CallbackThread
 from hostpool.pool.events import Waker
 from hostpool.pool.ledger import EntryState
 from hostpool.pool.recovery import Recovery
 from hostpool.pool.results import Call
+from hostpool.pool.seams import WAKE, Answer, Cancel, Engine, Stop, Wake
 from hostpool.worker.entry import run_task
-
-
-class AsyncResultLike(Protocol):
-    def ready(self) -> bool: ...
-
-
-class PoolLike(Protocol):
-    """What the dispatcher needs: ``multiprocessing.Pool``, ``LanePool`` and ``RayPool``."""
-
-    def apply_async(
-        self,
-        func: Callable[[Task], Completion],
-        args: tuple[Task],
-        *,
-        callback: Callable[[Completion], None],
-        error_callback: Callable[[BaseException], None],
-    ) -> AsyncResultLike: ...
-
-    def close(self) -> None: ...
-    def terminate(self) -> None: ...
-    def join(self) -> None: ...
-
-
-class EventSource(Protocol):
-    """The parent end of the worker -> parent events channel."""
-
-    def empty(self) -> bool: ...
-    def get(self) -> Event: ...
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class Answer:
-    seq: int
-    attempt: int
-    payload: Completion | str  # the completion, or the pool's error text
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class Stop:
-    """Close (finish the calls, then stop) or terminate (stop now, fill the rest)."""
-
-    terminate: bool
-    message: str = ""
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class Wake:
-    """Worker events are waiting (``events.Waker``)."""
-
-
-WAKE = Wake()
-
-
-class Engine(Protocol):
-    """The worker pool the dispatcher drives, built (and rebuilt) by the Pool."""
-
-    pool: PoolLike
-    events: EventSource | None
-
-    def close(self, wedged: bool, suspects: set[int]) -> None: ...
-    def terminate(self, suspects: set[int]) -> None: ...
-    def troubled(self) -> str: ...
 
 
 class Dispatcher:
@@ -108,7 +45,7 @@ class Dispatcher:
         self.poll = poll_interval
         self.callbacks = callbacks
         self.learn = learn
-        self.inbox: queue.SimpleQueue[Call | Answer | Stop | Wake] = queue.SimpleQueue()
+        self.inbox: queue.SimpleQueue[Call | Answer | Stop | Cancel | Wake] = queue.SimpleQueue()
         self._calls: list[Call] = []
         self._owner: dict[int, Call] = {}
         self._in_flight = 0
@@ -138,6 +75,9 @@ class Dispatcher:
     def stop(self, terminate: bool, message: str = "") -> None:
         self.inbox.put(Stop(terminate, message))
 
+    def cancel(self, call: Call, message: str) -> None:
+        self.inbox.put(Cancel(call, message))
+
     def join(self, timeout: float | None = None) -> None:
         if threading.current_thread() is not self._thread:
             self._thread.join(timeout)
@@ -145,6 +85,11 @@ class Dispatcher:
     @property
     def alive(self) -> bool:
         return self._thread.is_alive()
+
+    def worker_pids(self) -> list[int]:
+        engine = self._engine
+        procs = getattr(engine.pool, "_pool", []) if engine is not None else []
+        return [proc.pid for proc in list(procs) if proc.pid]
 
     # -- the dispatcher thread ---------------------------------------------------------
     def _run(self) -> None:
@@ -198,8 +143,11 @@ class Dispatcher:
         for message in messages:
             self._handle(message)
 
-    def _handle(self, message: Call | Answer | Stop | Wake) -> None:
+    def _handle(self, message: Call | Answer | Stop | Cancel | Wake) -> None:
         if isinstance(message, Wake):
+            return
+        if isinstance(message, Cancel):
+            self._cancel(message)
             return
         if isinstance(message, Stop):
             if self._stopping is None or message.terminate:
@@ -315,6 +263,21 @@ class Dispatcher:
             self._in_flight -= len(call.in_flight)
             call.in_flight.clear()
             call.waiting.clear()
+
+    def _cancel(self, cancel: Cancel) -> None:
+        """The call's hosts are answered for now; its running commands are stopped by
+        the workers themselves (``cancels``; Ray actors have no board and run them to
+        their end).  Late answers find no owner and are dropped."""
+        call = cancel.call
+        if call not in self._calls or call.ledger.done:
+            return
+        call.interrupted = True
+        if call.in_flight and self._engine is not None:
+            self._engine.cancel(*call.ledger.seq_range)
+        call.ledger.cancel(cancel.message)
+        self._in_flight -= len(call.in_flight)
+        call.in_flight.clear()
+        call.waiting.clear()
 
     def _absorb_settled(self) -> None:
         """Hosts the parent answered for leave their workers suspect: terminate, not join."""

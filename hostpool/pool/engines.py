@@ -19,7 +19,7 @@ from hostpool.errors import UsageError
 from hostpool.models import SSHOptions
 
 if TYPE_CHECKING:
-    from hostpool.pool.dispatch import EventSource, PoolLike
+    from hostpool.pool.seams import EventSource, PoolLike
     from hostpool.worker.output import EventSink
 
 

@@ -249,6 +249,21 @@ class Ledger:
             duration=took,
         )
 
+    def cancel(self, message: str) -> None:
+        """Every host not done is ``interrupted``; unlike ``settle`` the workers stay
+        trusted: the cancel board stops their commands and their answers come in late."""
+        now = time.monotonic()
+        for entry in self.entries.values():
+            if entry.state is not EntryState.DONE:
+                result = self._record(entry, Status.INTERRUPTED, message, now)
+                started = entry.state is EntryState.RUNNING
+                entry.result = replace(result, started=started) if started else result
+                entry.state = EntryState.DONE
+
+    @property
+    def seq_range(self) -> tuple[int, int]:
+        return min(self.entries, default=0), max(self.entries, default=-1) + 1
+
     def fill(self, status: Status, message: str) -> None:
         now = time.monotonic()
         for entry in self.entries.values():

@@ -41,6 +41,7 @@ from hostpool.pool.results import AsyncResult, Call, MapResult, ordered, split_c
 from hostpool.report import Report
 
 ActionLike = Action | str | Callable[[Target], Action | str]
+WARM = 1 << 20  # kept connections per worker process of a warm pool: one per host
 ResultHandler = Callable[[HostResult], None]
 LineHandler = Callable[[str, Stream, bytes], None]
 _E = TypeVar("_E", bound=enum.StrEnum)
@@ -78,6 +79,10 @@ class Pool:
     Leaving the ``with`` block closes and joins the pool on success and terminates it on
     an exception (the stdlib ``with Pool()`` always terminates, which would cut off work
     still in flight).
+
+    ``warm=True`` keeps a connection open for every host served (not 16 per process) and
+    sends each host back to the process that holds its connection, so a second call on
+    the same fleet opens none: what a long-lived pool (``hostpool.persist``) is made of.
     """
 
     def __init__(
@@ -91,6 +96,7 @@ class Pool:
         engine: Engine = Engine.LOCAL,
         engine_options: EngineOptions = EngineOptions(),
         timing: Timing = Timing(),
+        warm: bool = False,
     ) -> None:
         if forks < 1:
             raise UsageError("forks must be at least 1")
@@ -99,6 +105,9 @@ class Pool:
         if maxtasksperchild is not None and maxtasksperchild < 1:
             raise UsageError("max tasks per worker must be at least 1")
         self.options = options or SSHOptions()
+        self.warm = warm
+        if warm:  # a connection kept for every host served, on the process that made it
+            self.options = replace(self.options, reuse_connections=True, idle_connections=WARM)
         self.context = _choice(StartMethod, context, "start method")
         self.engine = _choice(Engine, engine, "engine")
         self.shape = workers.Shape.of(forks, processes or os.cpu_count() or 1, self.engine)
@@ -134,6 +143,7 @@ class Pool:
             context=self.context.value,
             engine=self.engine,
             engine_options=self.engine_options,
+            affinity=self.warm and self.engine is Engine.LOCAL,
         )
 
     def _learn(self, keys: list[HostKey]) -> None:
@@ -179,6 +189,17 @@ class Pool:
             self._dispatcher.stop(terminate=True, message=message)
         self._dispatcher.join()
         self._callbacks.stop()
+
+    def worker_pids(self) -> list[int]:
+        """The worker processes running now (local engine; empty for Ray)."""
+        return self._dispatcher.worker_pids()
+
+    def cancel(self, result: MapResult | AsyncResult, message: str = "") -> None:
+        """End one submission now: its unfinished hosts become ``interrupted`` and their
+        running commands are stopped on the hosts; the workers, their kept connections
+        and every other submission go on (with ``--engine ray`` commands run to their
+        end).  ``get()`` then raises ``Interrupted`` with the report."""
+        self._dispatcher.cancel(result.call, message or "interrupted: the caller cancelled")
 
     def join(self) -> None:
         """Wait for the workers to exit; after ``close`` or ``terminate``, as in the stdlib."""

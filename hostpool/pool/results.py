@@ -29,7 +29,7 @@ class Interruptible(Protocol):
 LinesHandler = Callable[[str, Stream, tuple[bytes, ...]], None]
 
 
-def _batched(on_line: Callable[[str, Stream, bytes], None]) -> LinesHandler:
+def batched(on_line: Callable[[str, Stream, bytes], None]) -> LinesHandler:
     """One callback per chunk a worker sent, not per line: a queue hand-off per line cost
     the stream mode 13 s on 700k lines.  A handler with a ``lines`` method takes the chunk
     whole (the CLI writes and flushes it once); any other gets the lines one by one."""
@@ -59,7 +59,7 @@ class Call:
         self.ledger = ledger
         self.label = label
         self.on_result = on_result
-        self.on_lines = _batched(on_line) if on_line is not None else None
+        self.on_lines = batched(on_line) if on_line is not None else None
         self.on_done = on_done
         self.started_at = time.time()
         self.t0 = time.monotonic()
@@ -130,6 +130,10 @@ class MapResult:
         self._pool = pool
         self._call = call
 
+    @property
+    def call(self) -> Call:
+        return self._call
+
     def ready(self) -> bool:
         return self._call.ready()
 
@@ -157,6 +161,10 @@ class AsyncResult:
 
     def __init__(self, pool: Interruptible, call: Call) -> None:
         self._map = MapResult(pool, call)
+
+    @property
+    def call(self) -> Call:
+        return self._map.call
 
     def ready(self) -> bool:
         return self._map.ready()

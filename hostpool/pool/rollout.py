@@ -12,12 +12,27 @@ import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from hostpool.errors import Interrupted, UsageError
 from hostpool.models import HostResult, Status, Target
 from hostpool.pool.ledger import RunPolicy
-from hostpool.pool.pool import ActionLike, LineHandler, Pool, ResultHandler, label_of
+from hostpool.pool.pool import ActionLike, LineHandler, ResultHandler, label_of
 from hostpool.report import Report
+
+
+class Mapper(Protocol):
+    """What a rollout runs its batches on: a ``Pool`` or a ``PersistentPool``."""
+
+    def map(
+        self,
+        action: ActionLike,
+        targets: Sequence[Target],
+        *,
+        policy: RunPolicy = ...,
+        on_result: ResultHandler | None = None,
+        on_line: LineHandler | None = None,
+    ) -> Report: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,7 +61,7 @@ class Batch:
 
 
 def rollout(
-    pool: Pool,
+    pool: Mapper,
     action: ActionLike,
     targets: Sequence[Target],
     batch: Batch,

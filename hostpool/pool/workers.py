@@ -17,13 +17,15 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, cast
 
+from hostpool.cancels import CancelBoard
 from hostpool.errors import PoolError
 from hostpool.models import SSHOptions
 from hostpool.pool import processes
-from hostpool.pool.dispatch import EventSource, PoolLike
+from hostpool.pool.affinity import AffinityPool
 from hostpool.pool.engines import Engine, EngineOptions, make_pool
 from hostpool.pool.events import EventQueue
 from hostpool.pool.lanes import LanePool
+from hostpool.pool.seams import EventSource, PoolLike
 from hostpool.pool.spawning import FORKSERVER_PRELOAD
 from hostpool.worker.entry import init_worker
 
@@ -52,8 +54,13 @@ class Workers:
     pool: PoolLike
     events: EventSource | None
     local: bool
+    cancels: CancelBoard | None = None
     _seen: dict[int, Any] = field(default_factory=dict)
     _trouble: str = ""
+
+    def cancel(self, lo: int, hi: int) -> None:
+        if self.cancels is not None:
+            self.cancels.add(lo, hi)
 
     def troubled(self) -> str:
         """A worker died abnormally (the pool's handler thread removes and replaces it
@@ -112,7 +119,9 @@ def start(
     context: str,
     engine: Engine,
     engine_options: EngineOptions,
+    affinity: bool = False,
 ) -> Workers:
+    """``affinity``: a warm pool, each host always on the same process (``affinity``)."""
     if engine is not Engine.LOCAL:
         pool, events = make_pool(
             engine,
@@ -129,23 +138,35 @@ def start(
     # SimpleQueue writes synchronously: a 'started' event must be in the pipe before the
     # task can kill its worker, or the parent never learns whom to watch.
     events = EventQueue(ctx=ctx)
+    cancels = CancelBoard()
+    pools: list[LanePool] = []
     with _ctrl_c_after_start() as interrupted:
         try:
-            lane_pool = LanePool(
-                processes=shape.processes,
-                initializer=init_worker,
-                initargs=(options, events, os.getpid()),
-                maxtasksperchild=maxtasksperchild,
-                context=ctx,
-                per_worker=shape.lanes,
-            )
+            for processes_each in [1] * shape.processes if affinity else [shape.processes]:
+                pools.append(
+                    LanePool(
+                        processes=processes_each,
+                        initializer=init_worker,
+                        initargs=(options, events, os.getpid(), cancels),
+                        maxtasksperchild=maxtasksperchild,
+                        context=ctx,
+                        per_worker=shape.lanes,
+                    )
+                )
         except OSError as exc:
+            _stop(pools)
             raise PoolError(f"cannot start the worker pool: {exc}") from exc
     if interrupted:
-        lane_pool.terminate()
-        lane_pool.join()
+        _stop(pools)
         interrupted.replay()
-    return Workers(cast(PoolLike, lane_pool), events, local=True)
+    pool = AffinityPool(pools) if affinity else pools[0]
+    return Workers(cast(PoolLike, pool), events, local=True, cancels=cancels)
+
+
+def _stop(pools: list[LanePool]) -> None:
+    for pool in pools:
+        pool.terminate()
+        pool.join()
 
 
 class _Deferred:

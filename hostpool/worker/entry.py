@@ -8,16 +8,20 @@ worker.
 
 from __future__ import annotations
 
+from hostpool.cancels import CancelBoard
 from hostpool.models import Completion, SSHOptions, Task
 from hostpool.worker.output import EventSink
 
 
 def init_worker(
-    options: SSHOptions, events: EventSink | None = None, owner: int | None = None
+    options: SSHOptions,
+    events: EventSink | None = None,
+    owner: int | None = None,
+    cancels: CancelBoard | None = None,
 ) -> None:
     from hostpool.worker import task
 
-    task.init_worker(options, events, owner)
+    task.init_worker(options, events, owner, cancels)
 
 
 def run_task(task: Task) -> Completion:

@@ -8,6 +8,7 @@ checked however quiet the host is; at the deadline the connector stops what it c
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 from hostpool.connectors.base import RemoteProcess
 from hostpool.models import HostResult, Status
@@ -27,8 +28,15 @@ def deadline_slice(deadline: float | None) -> float | None:
     return None if left <= 0 else min(left, 1.0)
 
 
-def pump(proc: RemoteProcess, out: Output, host: str, timeout: float | None) -> HostResult:
-    """Feed ``out`` until both streams end and the exit arrives, or the deadline passes.
+def pump(
+    proc: RemoteProcess,
+    out: Output,
+    host: str,
+    timeout: float | None,
+    cancelled: Callable[[], bool] | None = None,
+) -> HostResult:
+    """Feed ``out`` until both streams end and the exit arrives, the deadline passes, or
+    the parent cancels the call (``cancels.CancelBoard``).
 
     Stdin is written in slices between reads, never in one blocking write: a command that
     answers before it has read all its input would otherwise wait on us while we wait on
@@ -38,6 +46,8 @@ def pump(proc: RemoteProcess, out: Output, host: str, timeout: float | None) -> 
     pending = bytearray()
     exited_at = 0.0
     while True:
+        if cancelled is not None and cancelled():
+            return _cancelled(proc, out, host)
         if stdin_open and (out.close_stdin or proc.exited):
             proc.close_stdin()
             stdin_open = False
@@ -70,6 +80,8 @@ def pump(proc: RemoteProcess, out: Output, host: str, timeout: float | None) -> 
     # does (procps' uptime closes stdout at exit, then runs on for a moment), and an
     # end-of-file on the lifeline then would stop it (seen: "killed by a signal").
     while True:
+        if cancelled is not None and cancelled():
+            return _cancelled(proc, out, host)
         wait = deadline_slice(deadline)
         if wait is None:
             return _timed_out(proc, out, host, timeout)
@@ -88,3 +100,9 @@ def _timed_out(proc: RemoteProcess, out: Output, host: str, timeout: float | Non
     proc.kill()
     error = f"command did not finish within {timeout or 0:g}s"
     return out.result(host, Status.TIMEOUT, error=error)
+
+
+def _cancelled(proc: RemoteProcess, out: Output, host: str) -> HostResult:
+    """The parent already answered for this host; the command only has to stop."""
+    proc.kill()
+    return out.result(host, Status.INTERRUPTED, error="interrupted: the caller cancelled")

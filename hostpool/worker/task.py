@@ -30,6 +30,7 @@ from types import FrameType
 sys.modules.setdefault("invoke", None)  # type: ignore[arg-type]
 
 from hostpool import transfer
+from hostpool.cancels import CancelBoard
 from hostpool.connectors.base import Connector, StaleConnection
 from hostpool.connectors.docker import DockerConnector
 from hostpool.connectors.local import LocalConnector, kill_current
@@ -55,38 +56,32 @@ from hostpool.worker.command import SudoWrap, compose
 from hostpool.worker.output import EventSink, Output
 from hostpool.worker.pump import pump
 
-_Key = tuple[str, int, str, tuple[str, ...], str]
-
-
-def _key(target: Target) -> _Key:
-    return (
-        target.address,
-        target.port,
-        target.user or "",
-        target.key_files,
-        target.proxy_jump or "",
-    )
+_Key = tuple[object, ...]
 
 
 class IdleConnections:
     """SSH connections this worker process keeps for later tasks to the same host.
 
     One cache per process, shared by its lanes: whichever lane picks a host up reuses
-    the connection any lane left, and at most ``limit`` idle ones stay open (the oldest
-    is closed first).
+    the connection any lane left, and at most ``limit`` idle ones stay open (the least
+    recently used is closed first).  A warm pool keeps one per host it has served.
     """
 
     def __init__(self, limit: int) -> None:
         self.limit = limit
         self._lock = threading.Lock()
-        self._idle: OrderedDict[int, tuple[_Key, SSHConnector]] = OrderedDict()
+        self._idle: OrderedDict[_Key, list[SSHConnector]] = OrderedDict()
+        self._count = 0
 
     def take(self, key: _Key) -> SSHConnector | None:
         with self._lock:
-            found = next((ident for ident, (k, _) in self._idle.items() if k == key), None)
-            if found is None:
+            kept = self._idle.get(key)
+            if not kept:
                 return None
-            _, conn = self._idle.pop(found)
+            conn = kept.pop()
+            if not kept:
+                del self._idle[key]
+            self._count -= 1
         if conn.alive:
             return conn
         conn.close()
@@ -96,13 +91,23 @@ class IdleConnections:
         if not conn.alive or self.limit < 1:
             conn.close()
             return
+        surplus: list[SSHConnector] = []
         with self._lock:
-            self._idle[id(conn)] = (key, conn)
-            surplus = [
-                self._idle.popitem(last=False)[1][1] for _ in range(len(self._idle) - self.limit)
-            ]
+            self._idle.setdefault(key, []).append(conn)
+            self._idle.move_to_end(key)
+            self._count += 1
+            while self._count > self.limit:
+                oldest = next(iter(self._idle))
+                kept = self._idle[oldest]
+                surplus.append(kept.pop(0))
+                if not kept:
+                    del self._idle[oldest]
+                self._count -= 1
         for old in surplus:
             old.close()
+
+    def __len__(self) -> int:
+        return self._count
 
 
 @dataclass
@@ -113,13 +118,17 @@ class WorkerState:
     events: EventSink | None
     ssh: SSHContext
     idle: IdleConnections
+    cancels: CancelBoard | None = None
 
 
 _state: WorkerState | None = None
 
 
 def init_worker(
-    options: SSHOptions, events: EventSink | None = None, owner: int | None = None
+    options: SSHOptions,
+    events: EventSink | None = None,
+    owner: int | None = None,
+    cancels: CancelBoard | None = None,
 ) -> None:
     """Pool initializer: signal policy plus the SSH state every task of this worker shares.
 
@@ -143,7 +152,7 @@ def init_worker(
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, _on_sigterm)
     limit = options.idle_connections if options.reuse_connections else 0
-    _state = WorkerState(options, events, SSHContext.load(options), IdleConnections(limit))
+    _state = WorkerState(options, events, SSHContext.load(options), IdleConnections(limit), cancels)
     if owner is not None:
         threading.Thread(
             target=_outlive_not, args=(owner,), name="hostpool-owner", daemon=True
@@ -189,7 +198,10 @@ def run_task(task: Task) -> Completion:
             raise RuntimeError("worker used without init_worker")
         if state.events is not None:
             state.events.put(Started(task.seq, task.attempt, os.getpid()))
-        result, learnt = _perform(state, task)
+        if state.cancels is not None and state.cancels.covers(task.seq):
+            result = HostResult(target.name, Status.INTERRUPTED, error="not run: cancelled")
+        else:
+            result, learnt = _perform(state, task)
     except BaseException as exc:
         status, message = classify(exc)
         result = HostResult(host=target.name, status=status, error=message)
@@ -203,22 +215,27 @@ def run_task(task: Task) -> Completion:
 
 
 def _perform(state: WorkerState, task: Task) -> tuple[HostResult, HostKey | None]:
-    """The action on a connector; a stale kept connection is redone once."""
+    """The action on a connector; a kept connection found dead is redone once (the
+    result's ``connections`` then counts the new one)."""
+    opened = [0]
     try:
-        return _perform_once(state, task)
+        result, learnt = _perform_once(state, task, opened)
     except StaleConnection:
-        return _perform_once(state, task)
+        result, learnt = _perform_once(state, task, opened)
+    return replace(result, connections=opened[0]), learnt
 
 
-def _perform_once(state: WorkerState, task: Task) -> tuple[HostResult, HostKey | None]:
-    conn = _connector(state, task.target)
+def _perform_once(
+    state: WorkerState, task: Task, opened: list[int]
+) -> tuple[HostResult, HostKey | None]:
+    conn = _connector(state, task.target, opened)
     kept = False
     try:
         result = _act(state, conn, task)
         learnt = conn.take_learnt()
         conn.end_task()
         if isinstance(conn, SSHConnector):
-            state.idle.give(_key(task.target), conn)
+            state.idle.give(task.target.connection_key, conn)
             kept = True
         return result, learnt
     finally:
@@ -226,17 +243,18 @@ def _perform_once(state: WorkerState, task: Task) -> tuple[HostResult, HostKey |
             conn.close()
 
 
-def _connector(state: WorkerState, target: Target) -> Connector:
+def _connector(state: WorkerState, target: Target, opened: list[int]) -> Connector:
     """The one place a connection type picks its connector; SSH connections are kept."""
     if target.connection is Connection.LOCAL:
         return LocalConnector(target)
     if target.connection is Connection.DOCKER:
         options = state.options
         return DockerConnector(target, options.connect_timeout, options.keepalive)
-    conn = state.idle.take(_key(target))
+    conn = state.idle.take(target.connection_key)
     if conn is not None:
         conn.reused = True
         return conn
+    opened[0] += 1  # counted before connecting: a failed connect was an attempt too
     return SSHConnector(state.ssh, target)
 
 
@@ -290,7 +308,8 @@ def _exec(state: WorkerState, conn: Connector, task: Task, action: Exec) -> Host
     # On a terminal the hang-up stops the command; its data is typed, not counted.
     command = compose(action.command, env, sudo, stdin_size=len(action.stdin), guard=not action.pty)
     timeout = opts.command_timeout if action.timeout is None else action.timeout
-    return pump(conn.start(command, pty=action.pty), out, task.target.name, timeout)
+    cancelled = state.cancels.watcher(task.seq) if state.cancels is not None else None
+    return pump(conn.start(command, pty=action.pty), out, task.target.name, timeout, cancelled)
 
 
 if sys.platform == "win32":  # pragma: no cover
