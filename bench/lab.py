@@ -177,7 +177,7 @@ class Lab:
             "LoginGraceTime 120",
             "PrintMotd no",
             "PrintLastLog no",
-            "LogLevel ERROR",
+            "LogLevel " + os.environ.get("HPBENCH_SSHD_LOG", "ERROR"),
             "AcceptEnv PSSH_*",
             *extra,
         ]

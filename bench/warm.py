@@ -177,13 +177,23 @@ class Warm:
         reconnected = sum(r.get("connections", 1) for r in results)
         valid = ok == n and m.returncode == 0 and (not warm or reconnected == 0)
         detail = f"{ok}/{n} ok, {reconnected} connections"
+        if warm and reconnected:
+            again = [str(r["host"]) for r in results if r.get("connections")]
+            detail += f" ({', '.join(again[:3])})"
         return Figures(label, m.wall_s, client, pool1 - pool0, sshd1 - sshd0, valid, detail)
 
     def first_run(self, argv: list[str]) -> float:
         """The run that starts the pool: wall only (the server it leaves is not its tree)."""
         t0 = time.perf_counter()
-        subprocess.run(argv, env=self.env, cwd=self.lab.root, capture_output=True, timeout=300)
-        return time.perf_counter() - t0
+        done = subprocess.run(
+            argv, env=self.env, cwd=self.lab.root, capture_output=True, timeout=300
+        )
+        wall = time.perf_counter() - t0
+        results = json.loads(done.stdout or "{}").get("results", [])
+        odd = [(r["host"], r["status"], r["error"][:80]) for r in results if r["status"] != "ok"]
+        if odd or len(results) != len(argv and results):
+            print(f"first run: {len(odd)} not ok: {odd[:3]}", file=sys.stderr, flush=True)
+        return wall
 
     def cell(self, mode: str, n: int, forks: int, rep: int) -> None:
         name = f"{mode}-{n}-{forks}"
@@ -249,7 +259,7 @@ class Warm:
             self.stop_pools()
             if self.relay is not None:
                 labmod.stop_process(self.relay)
-            self.lab.stop()
+            self.lab.stop(keep_dir=bool(os.environ.get("HPWARM_KEEP")))
         self.report()
 
     def report(self) -> None:

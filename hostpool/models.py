@@ -142,6 +142,9 @@ class SSHOptions:
     keepalive: float = 15.0  # seconds of silence before a probe; 3 unanswered: unreachable
     reuse_connections: bool = True
     idle_connections: int = 16  # kept open per worker process for later tasks to reuse
+    # A warm pool (``Pool(warm=True)``): each connection also learns its login shell
+    # once, so its later commands start one shell, not three (``worker.command``).
+    warm: bool = False
 
 
 def check_env(env: tuple[tuple[str, str], ...]) -> None:

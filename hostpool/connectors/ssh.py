@@ -10,173 +10,21 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import select
 import shlex
 import threading
 import time
 from collections.abc import Callable
+from typing import Any
 
 import paramiko
 
-from hostpool.connectors.base import STOP, Exit, FileInfo, StaleConnection
+from hostpool.connectors.base import FileInfo, StaleConnection
+from hostpool.connectors.ssh_channel import ChannelProcess, Liveness
 from hostpool.connectors.ssh_handshake import SSHContext, open_transport
-from hostpool.models import HostKey, Status, Stream, Target
+from hostpool.models import HostKey, Target
 from hostpool.transfer import CHUNK
 
 HASH_TIMEOUT = 300.0
-
-
-class Liveness:
-    """Keepalives with reply tracking: a peer that stopped answering (a stopped sshd, a
-    frozen host) is found after ``interval`` x ``count`` seconds of silence, whatever the
-    command timeout.  paramiko's own keepalive asks for no reply, so it proves nothing."""
-
-    def __init__(self, transport: paramiko.Transport, interval: float, count: int) -> None:
-        self.transport = transport
-        self.interval = interval
-        self.count = max(1, count)
-        self.heard = time.monotonic()
-        self._probe: threading.Event | None = None
-        self._sent = 0.0
-        self.misses = 0
-        self.dead = ""
-
-    def heard_now(self) -> None:
-        self.heard, self.misses, self._probe = time.monotonic(), 0, None
-
-    def check(self) -> None:
-        if not self.interval or self.dead:
-            return
-        now = time.monotonic()
-        if self._probe is not None and self._probe.is_set():
-            self.heard_now()
-            return
-        if self._probe is None:
-            if now - self.heard >= self.interval:
-                self._send(now)
-            return
-        if now - self._sent >= self.interval:
-            self.misses += 1
-            if self.misses >= self.count:
-                silent = now - self.heard
-                self.dead = f"no answer to {self.count} keepalives ({silent:.0f}s of silence)"
-                return
-            self._send(now)
-
-    def _send(self, now: float) -> None:
-        event = threading.Event()
-        self.transport.completion_event = event  # set by paramiko on the reply
-        message = paramiko.Message()
-        message.add_byte(paramiko.common.cMSG_GLOBAL_REQUEST)
-        message.add_string("keepalive@openssh.com")
-        message.add_boolean(True)
-        try:
-            self.transport._send_user_message(message)  # type: ignore[attr-defined]
-        except (paramiko.SSHException, OSError, EOFError):
-            self.dead = "connection lost"
-        self._probe, self._sent = event, now
-
-
-class ChannelProcess:
-    """One exec channel, read on both streams at once."""
-
-    def __init__(
-        self, channel: paramiko.Channel, on_kill: SSHConnector, liveness: Liveness | None = None
-    ) -> None:
-        self.channel = channel
-        self._connector = on_kill
-        self._fd = channel.fileno()
-        self.liveness = liveness
-
-    def wait(self, timeout: float) -> None:
-        select.select([self._fd], [], [], timeout)
-        if self.liveness is not None:
-            self.liveness.check()
-
-    def read(self) -> list[tuple[Stream, bytes]]:
-        chunks: list[tuple[Stream, bytes]] = []
-        while self.channel.recv_ready():
-            chunks.append((Stream.STDOUT, self.channel.recv(65536)))
-        while self.channel.recv_stderr_ready():
-            chunks.append((Stream.STDERR, self.channel.recv_stderr(65536)))
-        if chunks and self.liveness is not None:
-            self.liveness.heard_now()
-        return chunks
-
-    @property
-    def _dead(self) -> str:
-        return self.liveness.dead if self.liveness is not None else ""
-
-    @property
-    def at_eof(self) -> bool:
-        """Both streams ended and nothing is left unread.  A closed channel (or a dead
-        transport) may still hold bytes the server sent before closing: those are read
-        first, or a host would come back ok with its output cut."""
-        ch = self.channel
-        if ch.recv_ready() or ch.recv_stderr_ready():
-            return False
-        return bool(ch.eof_received) or ch.closed or not self._alive() or bool(self._dead)
-
-    def _alive(self) -> bool:
-        transport = self.channel.get_transport()
-        return transport is not None and transport.is_active()
-
-    def send(self, data: bytes) -> int:
-        ch = self.channel
-        if ch.closed or ch.eof_sent:
-            return len(data)
-        if not ch.send_ready():
-            return 0
-        try:
-            return int(ch.send(data))
-        except OSError:
-            return len(data)
-
-    def close_stdin(self) -> None:
-        ch = self.channel
-        if not ch.closed and not ch.eof_sent:
-            with contextlib.suppress(OSError, EOFError, paramiko.SSHException):
-                ch.shutdown_write()
-
-    @property
-    def exited(self) -> bool:
-        return self.channel.exit_status_ready()
-
-    def exit(self, timeout: float) -> Exit | None:
-        ch = self.channel
-        if self._dead:
-            self._connector.close()
-            return Exit(None, Status.UNREACHABLE, f"host stopped answering: {self._dead}")
-        if not ch.exit_status_ready() and self._alive():
-            ch.status_event.wait(timeout)
-            liveness = self.liveness
-            if liveness is not None:
-                liveness.check()
-                if liveness.dead:
-                    return self.exit(0)
-            if not ch.exit_status_ready() and self._alive():
-                return None
-        alive, ready, code = self._alive(), ch.exit_status_ready(), ch.exit_status
-        ch.close()
-        if alive and not ready:
-            error = "server closed the session without an exit status (exec refused?)"
-            return Exit(None, Status.ERROR, error)
-        if not ready or (code == -1 and not alive):
-            # paramiko reports a dropped connection as exit status -1 on a dead transport.
-            self._connector.close()
-            return Exit(None, Status.UNREACHABLE, "connection lost before the command finished")
-        if code == -1:
-            return Exit(None, Status.FAILED, "remote command was killed by a signal")
-        return Exit(code)
-
-    def kill(self) -> None:
-        """Tell the lifeline to stop the command, then drop the connection; losing the
-        connection alone reaches the lifeline too (sshd closes the command's stdin)."""
-        with contextlib.suppress(OSError, EOFError, paramiko.SSHException):
-            if not self.channel.closed and self.channel.send_ready():
-                self.channel.send(STOP)
-        self.channel.close()
-        self._connector.close()
 
 
 class SSHConnector:
@@ -188,6 +36,45 @@ class SSHConnector:
         self.transport, self._hops, self.learnt = open_transport(ctx, target)
         self.reused = False  # set by the worker when it hands out a kept connection
         self._sftp: paramiko.SFTPClient | None = None
+        self.login_shell: str | None = None  # $SHELL, once a probe learnt it ("": unknown)
+        self._probe: paramiko.Channel | None = None
+        self._spare: tuple[paramiko.Channel, threading.Event] | None = None  # open_spare
+
+    def probe_login_shell(self) -> None:
+        """Ask for ``$SHELL`` on a channel of its own, while the first command runs: a
+        warm connection then wraps its later commands in one shell start instead of
+        three (``worker.command.LIFELINE_DIRECT``).  ``echo "$SHELL"`` reads the same in
+        csh and fish as in sh."""
+        if self.login_shell is not None or self._probe is not None:
+            return
+        try:
+            channel = self.transport.open_session(timeout=self.ctx.options.connect_timeout)
+            _request(channel, "exec", lambda m: m.add_string('echo "$SHELL"'))
+        except (paramiko.SSHException, EOFError, OSError):
+            self.login_shell = ""
+            return
+        self._probe = channel
+
+    def settle_probe(self, wait: float = 0.0) -> None:
+        """Take the probe's answer if it is in (waiting at most ``wait``); a probe still
+        out stays pending for the next task, so no command ever waits for it long."""
+        channel = self._probe
+        if channel is None:
+            return
+        deadline = time.monotonic() + wait
+        try:
+            while not channel.exit_status_ready() and not channel.closed:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return
+                channel.status_event.wait(min(left, 0.05))
+            data = channel.recv(4096) if channel.recv_ready() else b""
+        except (paramiko.SSHException, EOFError, OSError):
+            data = b""
+        self._probe = None
+        channel.close()
+        lines = data.decode("utf-8", "replace").splitlines()
+        self.login_shell = lines[0].strip() if len(lines) == 1 else ""
 
     @property
     def alive(self) -> bool:
@@ -198,9 +85,55 @@ class SSHConnector:
             self.close()
             raise StaleConnection(str(exc)) from exc
 
+    def open_spare(self) -> None:
+        """Ask now for the session channel the next command on this kept connection will
+        use, without waiting for the answer: a warm command then costs one round trip
+        (exec to output), not two.  paramiko only opens channels blocking, so this is its
+        ``open_channel`` up to the send (internals present from 3.x to 5.x; anything
+        missing and the next command simply opens its own)."""
+        if self._spare is not None or not self.transport.is_active():
+            return
+        t: Any = self.transport
+        try:
+            with t.lock:
+                window = t._sanitize_window_size(None)
+                packet = t._sanitize_packet_size(None)
+                chanid = t._next_channel()
+                message = paramiko.Message()
+                message.add_byte(paramiko.common.cMSG_CHANNEL_OPEN)
+                message.add_string("session")
+                message.add_int(chanid)
+                message.add_int(window)
+                message.add_int(packet)
+                channel = paramiko.Channel(chanid)
+                t._channels.put(chanid, channel)
+                t.channel_events[chanid] = event = threading.Event()
+                t.channels_seen[chanid] = True
+                spare: Any = channel
+                spare._set_transport(t)
+                spare._set_window(window, packet)
+            t._send_user_message(message)
+        except (AttributeError, TypeError, paramiko.SSHException, EOFError, OSError):
+            return
+        self._spare = (channel, event)  # held here: paramiko maps channels weakly
+
+    def _take_spare(self) -> paramiko.Channel | None:
+        """The channel ``open_spare`` asked for; None when there is none or the server
+        refused it.  No answer within the connect timeout is a dead connection."""
+        spare, self._spare = self._spare, None
+        if spare is None:
+            return None
+        channel, event = spare
+        if not event.wait(self.ctx.options.connect_timeout):
+            raise paramiko.SSHException("Timeout opening channel.")
+        opened = self.transport._channels.get(channel.chanid)  # type: ignore[attr-defined]
+        return channel if opened is channel and not channel.closed else None
+
     def _session(self) -> paramiko.Channel:
         try:
-            channel = self.transport.open_session(timeout=self.ctx.options.connect_timeout)
+            channel = self._take_spare() if self.transport.is_active() else None
+            if channel is None:
+                channel = self.transport.open_session(timeout=self.ctx.options.connect_timeout)
         except (paramiko.SSHException, EOFError, OSError) as exc:
             self._stale_guard(exc)
             raise
@@ -297,6 +230,12 @@ class SSHConnector:
 
     def close(self) -> None:
         self.end_task()
+        if self._probe is not None:
+            self._probe.close()
+            self._probe = None
+        if self._spare is not None:
+            self._spare[0].close()
+            self._spare = None
         self.transport.close()
         self._hops.close()
 

@@ -107,7 +107,9 @@ class Pool:
         self.options = options or SSHOptions()
         self.warm = warm
         if warm:  # a connection kept for every host served, on the process that made it
-            self.options = replace(self.options, reuse_connections=True, idle_connections=WARM)
+            self.options = replace(
+                self.options, reuse_connections=True, idle_connections=WARM, warm=True
+            )
         self.context = _choice(StartMethod, context, "start method")
         self.engine = _choice(Engine, engine, "engine")
         self.shape = workers.Shape.of(forks, processes or os.cpu_count() or 1, self.engine)

