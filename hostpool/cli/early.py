@@ -43,6 +43,18 @@ def _warm_workers() -> None:
         return
     if any(a.split("=")[0] in ("--start-method", "--engine") for a in args):
         return
+    if _persisting(args):  # a warm pool runs it: no local workers
+        return
     from hostpool.pool.spawning import warm_forkserver
 
     warm_forkserver()
+
+
+def _persisting(args: list[str]) -> bool:
+    value = os.environ.get("HOSTPOOL_PERSIST", "")
+    for i, arg in enumerate(args):
+        if arg == "--persist" and i + 1 < len(args):
+            value = args[i + 1]
+        elif arg.startswith("--persist="):
+            value = arg.partition("=")[2]
+    return value.strip().lower() not in ("", "0", "off", "no", "false")
