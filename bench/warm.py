@@ -118,6 +118,7 @@ class Warm:
             "HOSTPOOL_STATE_DIR": str(self.lab.root / "state"),
         }
         self.rows: list[Row] = []
+        self.sshd_floor = 0.0
 
     def argv(self, n: int, forks: int, *extra: str) -> list[str]:
         return [
@@ -195,6 +196,28 @@ class Warm:
             print(f"first run: {len(odd)} not ok: {odd[:3]}", file=sys.stderr, flush=True)
         return wall
 
+    def floor(self, commands: int = 200) -> float:
+        """sshd's own CPU per command on an open connection, no wrapper at all (raw
+        ``echo ok``, one after another): what no client can go below."""
+        import paramiko
+
+        key = paramiko.Ed25519Key.from_private_key_file(str(self.lab.client_key))
+        transport = paramiko.Transport(("127.0.1.1", self.lab.sshd_port))
+        try:
+            transport.connect(username=self.lab.user, pkey=key)
+            time.sleep(SETTLE_S)
+            before = tree_cpu(self.lab.sshd_proc.pid)
+            for _ in range(commands):
+                channel = transport.open_session()
+                channel.exec_command("echo ok")
+                channel.makefile().read()
+                channel.recv_exit_status()
+                channel.close()
+            time.sleep(SETTLE_S)
+            return (tree_cpu(self.lab.sshd_proc.pid) - before) / commands
+        finally:
+            transport.close()
+
     def cell(self, mode: str, n: int, forks: int, rep: int) -> None:
         name = f"{mode}-{n}-{forks}"
         persisting = self.argv(n, forks, "--persist", "10m")
@@ -246,6 +269,7 @@ class Warm:
         self.lab.prepare(max(sizes))
         labmod.mask_shell_rc(self.lab.user, self.lab.root / "empty-rc")
         self.lab.start_sshd(22)
+        self.sshd_floor = self.floor()
         try:
             modes = ["loopback"] + ([f"rtt{self.args.rtt_ms:g}ms"] if self.args.rtt_ms else [])
             for mode in modes:
@@ -269,7 +293,9 @@ class Warm:
             f"`python bench/warm.py --sizes {self.args.sizes} --forks {self.args.forks} "
             f"--repeats {self.args.repeats} --rtt-ms {self.args.rtt_ms:g}`, "
             f"{time.strftime('%Y-%m-%d %H:%M')}, {os.cpu_count()} CPUs; medians over repeats. "
-            "CPU = client tree + pool tree + sshd tree (live sessions included).",
+            "CPU = client tree + pool tree + sshd tree (live sessions included). "
+            f"sshd's own CPU per raw command on an open connection (the floor of any warm "
+            f"command): {self.sshd_floor * 1000:.2f} ms.",
             "",
             "| mode | N | F | cold wall | first --persist wall | warm wall | wall ratio | "
             "cold CPU | warm CPU | CPU ratio | idle pool PSS | valid |",
