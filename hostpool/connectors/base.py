@@ -105,6 +105,9 @@ class RemoteProcess(Protocol):
     def kill(self) -> None:
         """The deadline passed: stop the command as far as this transport can."""
 
+    def stop(self) -> None:
+        """The caller cancelled: stop the command; a kept connection may stay open."""
+
 
 class Connector(Protocol):
     """One host's connection: connect in the constructor, then commands and file ops.

@@ -157,6 +157,9 @@ class PipeProcess:
             self._on_kill()
         self._done()
 
+    def stop(self) -> None:
+        self.kill()
+
     def _done(self) -> None:
         if _running.get(self._lane) is self:
             del _running[self._lane]

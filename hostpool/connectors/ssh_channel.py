@@ -173,6 +173,14 @@ class ChannelProcess:
             return Exit(None, Status.FAILED, "remote command was killed by a signal")
         return Exit(code)
 
+    def stop(self) -> None:
+        """A cancelled call: the stop byte, then the channel's close, which reaches the
+        lifeline too; the connection itself stays for the host's next command."""
+        with contextlib.suppress(OSError, EOFError, paramiko.SSHException):
+            if not self.channel.closed and self.channel.send_ready():
+                self.channel.send(STOP)
+        self.channel.close()
+
     def kill(self) -> None:
         """Tell the lifeline to stop the command, then drop the connection; losing the
         connection alone reaches the lifeline too (sshd closes the command's stdin)."""

@@ -104,5 +104,5 @@ def _timed_out(proc: RemoteProcess, out: Output, host: str, timeout: float | Non
 
 def _cancelled(proc: RemoteProcess, out: Output, host: str) -> HostResult:
     """The parent already answered for this host; the command only has to stop."""
-    proc.kill()
+    proc.stop()
     return out.result(host, Status.INTERRUPTED, error="interrupted: the caller cancelled")

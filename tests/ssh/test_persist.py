@@ -139,7 +139,7 @@ def test_ctrl_c_stops_this_runs_commands_not_the_pool(
     (after,) = pools()
     assert after.pid == before.pid  # the same pool serves on
     again = _results(cli_run(*base, "echo ok", cwd=tmp_path))
-    assert [r["status"] for r in again] == ["ok"] * 3
+    assert [(r["status"], r["connections"]) for r in again] == [("ok", 0)] * 3  # kept
 
 
 def test_a_dropped_connection_is_redone(ssh_lab: SSHLab, tmp_path: Path, mark: str) -> None:
