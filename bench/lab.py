@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 NS_ENV = "HPBENCH_IN_NS"
+RELAY_SSHD_PORT, RELAY_ECHO_PORT, ECHO_PORT = 2200, 2207, 2208
 SSHD = "/usr/sbin/sshd"
 PR_SET_CHILD_SUBREAPER = 36
 
@@ -201,6 +202,33 @@ class Lab:
             stderr=log,
         )
         wait_for_port("127.0.0.1", port, self.sshd_proc)
+
+    def start_relay(self, rtt_ms: float) -> subprocess.Popen[bytes]:
+        """RTT mode: sshd moves to RELAY_SSHD_PORT, the delay relay (``relay.py``) takes
+        :22 and adds ``rtt_ms / 2`` each way; it also relays an echo port for ping-pong."""
+        assert self.sshd_proc is not None
+        stop_process(self.sshd_proc)
+        self.start_sshd(RELAY_SSHD_PORT)
+        relay = subprocess.Popen(
+            [
+                sys.executable,
+                str(Path(__file__).with_name("relay.py")),
+                "--map",
+                f"22:{RELAY_SSHD_PORT}",
+                "--map",
+                f"{RELAY_ECHO_PORT}:{ECHO_PORT}",
+                "--delay-ms",
+                str(rtt_ms / 2),
+                "--echo-port",
+                str(ECHO_PORT),
+            ],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=open(self.root / "relay.log", "wb"),  # noqa: SIM115
+        )
+        wait_for_port("127.0.0.1", 22, relay)
+        wait_for_port("127.0.0.1", RELAY_ECHO_PORT, relay)
+        return relay
 
     def sshd_cpu(self) -> float:
         return proc_cpu_seconds(self.sshd_proc.pid) if self.sshd_proc else 0.0

@@ -25,7 +25,7 @@ from relay import ping_pong
 from report import RunRecord, aggregate, markdown, to_json
 from tools import ALL_TOOLS, Ctx, Tool
 
-RELAY_SSHD_PORT, RELAY_ECHO_PORT, ECHO_PORT = 2200, 2207, 2208
+RELAY_ECHO_PORT = labmod.RELAY_ECHO_PORT
 SETTLE_S = 0.5  # let sshd reap its per-connection children before reading its CPU
 Key = tuple[str, int, int, str]
 
@@ -168,29 +168,8 @@ class Bench:
 
     def rtt_mode(self, tools: list[Tool]) -> tuple[str, float]:
         """Move sshd to RELAY_SSHD_PORT, put the delay relay on :22, measure the RTT."""
-        assert self.lab.sshd_proc is not None
-        labmod.stop_process(self.lab.sshd_proc)
-        self.lab.start_sshd(RELAY_SSHD_PORT)
         one_way = self.args.rtt_ms / 2
-        self.relay = subprocess.Popen(
-            [
-                sys.executable,
-                str(Path(__file__).with_name("relay.py")),
-                "--map",
-                f"22:{RELAY_SSHD_PORT}",
-                "--map",
-                f"{RELAY_ECHO_PORT}:{ECHO_PORT}",
-                "--delay-ms",
-                str(one_way),
-                "--echo-port",
-                str(ECHO_PORT),
-            ],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=open(self.lab.root / "relay.log", "wb"),  # noqa: SIM115
-        )
-        labmod.wait_for_port("127.0.0.1", 22, self.relay)
-        labmod.wait_for_port("127.0.0.1", RELAY_ECHO_PORT, self.relay)
+        self.relay = self.lab.start_relay(self.args.rtt_ms)
         rtt = statistics.median(ping_pong("127.0.0.1", RELAY_ECHO_PORT, rounds=10))
         log(f"RTT mode: relay {one_way:g} ms each way, measured ping-pong median {rtt:.1f} ms")
         mode = f"rtt{self.args.rtt_ms:g}ms"

@@ -236,31 +236,6 @@ class Warm:
             flush=True,
         )
 
-    def start_relay(self) -> None:
-        import lab as labmod
-        from matrix import ECHO_PORT, RELAY_ECHO_PORT, RELAY_SSHD_PORT
-
-        labmod.stop_process(self.lab.sshd_proc)
-        self.lab.start_sshd(RELAY_SSHD_PORT)
-        self.relay = subprocess.Popen(
-            [
-                sys.executable,
-                str(BENCH_DIR / "relay.py"),
-                "--map",
-                f"22:{RELAY_SSHD_PORT}",
-                "--map",
-                f"{RELAY_ECHO_PORT}:{ECHO_PORT}",
-                "--delay-ms",
-                str(self.args.rtt_ms / 2),
-                "--echo-port",
-                str(ECHO_PORT),
-            ],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=open(self.lab.root / "relay.log", "wb"),  # noqa: SIM115
-        )
-        labmod.wait_for_port("127.0.0.1", 22, self.relay)
-
     def main(self) -> None:
         import lab as labmod
 
@@ -274,7 +249,7 @@ class Warm:
             modes = ["loopback"] + ([f"rtt{self.args.rtt_ms:g}ms"] if self.args.rtt_ms else [])
             for mode in modes:
                 if mode != "loopback":
-                    self.start_relay()
+                    self.relay = self.lab.start_relay(self.args.rtt_ms)
                 for rep in range(1, self.args.repeats + 1):
                     for n in sizes:
                         for f in forks:

@@ -6,6 +6,7 @@ import contextlib
 import os
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -63,3 +64,31 @@ def foreground_signals() -> None:
     started in the background (CI under ``nohup ... &``) hands its children SIGINT
     ignored, and Python then never raises KeyboardInterrupt, so Ctrl-C tests would hang."""
     signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+def sleeping(tag: str) -> list[int]:
+    """``sleep <tag>`` processes (argv words, so the wrapper's own argv does not count)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                argv = (entry / "cmdline").read_bytes().split(b"\0")
+            except OSError:
+                continue
+            if argv[:1] == [b"sleep"] and tag.encode() in argv:
+                found.append(int(entry.name))
+    return found
+
+
+def started(args: list[str], tmp_path: Path, mark: str) -> subprocess.Popen[bytes]:
+    """The hostpool command in its own process group, as a terminal's foreground job,
+    its descendants marked with ``mark``."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "hostpool", *args],
+        env=dict(os.environ, HOSTPOOL_TEST_MARK=mark, HOSTPOOL_STATE_DIR=str(tmp_path)),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+        preexec_fn=foreground_signals,
+    )

@@ -7,11 +7,11 @@ mark) must be gone at the end.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
 import subprocess
-import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,8 +21,7 @@ import pytest
 import hostpool
 from hostpool.persist import PersistentPool, pools, stop
 from tests.cliutil import hostpool as cli_run
-from tests.procs import STARTER, foreground_signals, group_reaped, marked_pids, wait_for
-from tests.ssh.test_remote_stop import sleeping
+from tests.procs import STARTER, group_reaped, marked_pids, sleeping, started, wait_for
 from tests.sshd import SSHLab
 
 
@@ -57,6 +56,21 @@ def _results(done: subprocess.CompletedProcess[str]) -> list[dict[str, object]]:
     assert done.stdout, done.stderr
     results: list[dict[str, object]] = json.loads(done.stdout)["results"]
     return results
+
+
+@contextlib.contextmanager
+def _sleeping_on_a_warm_pool(
+    ssh_lab: SSHLab, tmp_path: Path, mark: str, n: int = 3
+) -> Iterator[tuple[list[str], subprocess.Popen[bytes], str]]:
+    """A warm pool of ``n`` hosts and a run of ``sleep <tag>`` on it, running on every
+    host: ``(flags, the run's process, tag)``."""
+    tag = f"{700 + uuid.uuid4().int % 99}.{uuid.uuid4().int % 10**6:06d}"
+    base = _args(ssh_lab, tmp_path, "--persist", "1m", "-o", "json", n=n)
+    assert cli_run(*base, "true", cwd=tmp_path).returncode == 0  # connections are warm
+    proc = started([*base, f"sleep {tag}"], tmp_path / "state", mark)
+    with group_reaped(proc):
+        assert wait_for(lambda: len(sleeping(tag)) == n, timeout=30), "never started"
+        yield base, proc, tag
 
 
 def test_a_second_run_reuses_every_connection(ssh_lab: SSHLab, tmp_path: Path, mark: str) -> None:
@@ -116,21 +130,8 @@ def test_the_idle_limit_ends_the_pool(ssh_lab: SSHLab, tmp_path: Path, mark: str
 def test_ctrl_c_stops_this_runs_commands_not_the_pool(
     ssh_lab: SSHLab, tmp_path: Path, mark: str
 ) -> None:
-    tag = f"{700 + uuid.uuid4().int % 99}.{uuid.uuid4().int % 10**6:06d}"
-    base = _args(ssh_lab, tmp_path, "--persist", "1m", "-o", "json")
-    assert cli_run(*base, "true", cwd=tmp_path).returncode == 0
-    (before,) = pools()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "hostpool", *base, f"sleep {tag}"],
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        start_new_session=True,
-        preexec_fn=foreground_signals,
-        env=dict(os.environ, HOSTPOOL_STATE_DIR=str(tmp_path / "state")),
-    )
-    with group_reaped(proc):
-        assert wait_for(lambda: len(sleeping(tag)) >= 3, timeout=30), "never started"
+    with _sleeping_on_a_warm_pool(ssh_lab, tmp_path, mark) as (base, proc, tag):
+        (before,) = pools()
         os.killpg(proc.pid, signal.SIGINT)
         out, err = proc.communicate(timeout=30)
     assert proc.returncode == 130, err.decode()
@@ -210,18 +211,7 @@ def _session_of(tag: str) -> int:
 def test_a_connection_lost_mid_command_is_unreachable(
     ssh_lab: SSHLab, tmp_path: Path, mark: str
 ) -> None:
-    tag = f"{500 + uuid.uuid4().int % 99}.{uuid.uuid4().int % 10**6:06d}"
-    base = _args(ssh_lab, tmp_path, "--persist", "1m", "-o", "json", n=1)
-    assert cli_run(*base, "true", cwd=tmp_path).returncode == 0  # the connection is warm
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "hostpool", *base, f"sleep {tag}"],
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        env=dict(os.environ, HOSTPOOL_STATE_DIR=str(tmp_path / "state")),
-    )
-    with group_reaped(proc):
-        assert wait_for(lambda: len(sleeping(tag)) == 1, timeout=30), "never started"
+    with _sleeping_on_a_warm_pool(ssh_lab, tmp_path, mark, n=1) as (base, proc, tag):
         os.kill(_session_of(tag), signal.SIGKILL)
         out, err = proc.communicate(timeout=60)
     (result,) = json.loads(out)["results"]
@@ -233,19 +223,8 @@ def test_a_connection_lost_mid_command_is_unreachable(
 def test_a_killed_pool_answers_for_every_host_and_leaves_nothing(
     ssh_lab: SSHLab, tmp_path: Path, mark: str
 ) -> None:
-    tag = f"{400 + uuid.uuid4().int % 99}.{uuid.uuid4().int % 10**6:06d}"
-    base = _args(ssh_lab, tmp_path, "--persist", "1m", "-o", "json")
-    assert cli_run(*base, "true", cwd=tmp_path).returncode == 0
-    (status,) = pools()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "hostpool", *base, f"sleep {tag}"],
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        env=dict(os.environ, HOSTPOOL_STATE_DIR=str(tmp_path / "state")),
-    )
-    with group_reaped(proc):
-        assert wait_for(lambda: len(sleeping(tag)) >= 3, timeout=30), "never started"
+    with _sleeping_on_a_warm_pool(ssh_lab, tmp_path, mark) as (base, proc, tag):
+        (status,) = pools()
         os.kill(status.pid, signal.SIGKILL)
         out, err = proc.communicate(timeout=60)
     results = json.loads(out)["results"]

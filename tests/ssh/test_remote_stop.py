@@ -18,24 +18,10 @@ from pathlib import Path
 import pytest
 
 from tests.cliutil import hostpool
-from tests.procs import foreground_signals, group_reaped, marked_pids, wait_for
+from tests.procs import group_reaped, marked_pids, sleeping, started, wait_for
 from tests.sshd import SSHLab
 
 STOP_BOUND = 6.0  # TERM, two seconds' grace, KILL, plus scheduling slack
-
-
-def sleeping(tag: str) -> list[int]:
-    """``sleep <tag>`` processes (argv words, so the wrapper's own argv does not count)."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                argv = (entry / "cmdline").read_bytes().split(b"\0")
-            except OSError:
-                continue
-            if argv[:1] == [b"sleep"] and tag.encode() in argv:
-                found.append(int(entry.name))
-    return found
 
 
 @pytest.fixture
@@ -88,21 +74,9 @@ def test_fail_fast_stops_the_hosts_still_running(ssh_lab: SSHLab, tmp_path: Path
     assert wait_for(lambda: not sleeping(tag), timeout=STOP_BOUND), sleeping(tag)
 
 
-def _started(args: list[str], tmp_path: Path, mark: str) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "hostpool", *args],
-        env=dict(os.environ, HOSTPOOL_TEST_MARK=mark, HOSTPOOL_STATE_DIR=str(tmp_path)),
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        start_new_session=True,
-        preexec_fn=foreground_signals,
-    )
-
-
 def test_ctrl_c_stops_the_remote_commands(ssh_lab: SSHLab, tmp_path: Path, tag: str) -> None:
     mark = uuid.uuid4().hex
-    proc = _started(cli(ssh_lab, tmp_path, "-o", "json", f"sleep {tag}"), tmp_path, mark)
+    proc = started(cli(ssh_lab, tmp_path, "-o", "json", f"sleep {tag}"), tmp_path, mark)
     with group_reaped(proc):
         assert wait_for(lambda: len(sleeping(tag)) >= 3, timeout=30), "never started"
         os.killpg(proc.pid, signal.SIGINT)
@@ -116,7 +90,7 @@ def test_a_killed_worker_leaves_nothing_running(ssh_lab: SSHLab, tmp_path: Path,
     """SIGKILL gives the worker no chance to say anything: the lifeline is all there is."""
     mark = uuid.uuid4().hex
     args = cli(ssh_lab, tmp_path, "-o", "json", "-t", "60", f"sleep {tag}")
-    proc = _started(args, tmp_path, mark)
+    proc = started(args, tmp_path, mark)
     with group_reaped(proc):
         assert wait_for(lambda: len(sleeping(tag)) >= 3, timeout=30), "never started"
         for pid in marked_pids(mark):
