@@ -445,12 +445,16 @@ class Hostpool(Tool):
         return p.stdout.strip() or f"unknown ({p.stderr.strip()[-100:]})"
 
     def command(self, ctx: Ctx) -> tuple[list[str], dict[str, str]]:
-        # The way users run it: the console script (``-m hostpool.cli`` would make every
+        # The way users run it: the console script, which starts the run's forkserver
+        # while the CLI still imports (``cli.early``: only for the hostpool command).
+        # Without an installed one, its body (``-m hostpool.cli`` would make every
         # worker re-run the module as ``__mp_main__``).
+        script = Path(ctx.hostpool_python).parent / "hostpool"
+        body = "import sys; from hostpool.cli.app import main; sys.argv[0] = 'hostpool'; main()"
+        start = [str(script)] if script.is_file() else ["-c", body]
         return [
             ctx.hostpool_python,
-            "-c",
-            "import sys; from hostpool.cli.app import main; sys.argv[0] = 'hostpool'; main()",
+            *start,
             "exec",
             "-i",
             str(ctx.lab.inventory(ctx.n, ctx.port)),
