@@ -177,7 +177,8 @@ class _Receiver:
         except KeyboardInterrupt:
             return self._cancel(sock)
         except (OSError, EOFError, pickle.UnpicklingError):
-            return self._lost("error", "the persistent pool went away before this host finished")
+            gone = "the persistent pool went away before this host finished"
+            return self._lost(Status.ERROR, gone)
 
     def _until_done(self, sock: socket.socket) -> Report:
         while True:
@@ -202,18 +203,18 @@ class _Receiver:
             report = self._until_done(sock)
             return replace(report, interrupted=True)
         except (KeyboardInterrupt, OSError, EOFError, pickle.UnpicklingError):
-            return self._lost("interrupted", "interrupted before this host finished")
+            return self._lost(Status.INTERRUPTED, "interrupted before this host finished")
 
-    def _lost(self, status: str, message: str) -> Report:
+    def _lost(self, status: Status, message: str) -> Report:
+        """Every host the pool did not answer for gets ``status``: none is missing."""
         results = tuple(
-            self.seen.get(t.name) or HostResult(t.name, Status(status), error=message)
-            for t in self.targets
+            self.seen.get(t.name) or HostResult(t.name, status, error=message) for t in self.targets
         )
         return Report(
             results=results,
             duration=time.monotonic() - self.t0,
             started_at=self.started_at,
-            interrupted=status == "interrupted",
+            interrupted=status is Status.INTERRUPTED,
         )
 
 
