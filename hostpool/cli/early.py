@@ -15,6 +15,7 @@ import signal
 import sys
 
 RUNS = {"exec", "script", "copy", "fetch"}
+NOT_KEPT = ("", "0", "off", "no", "false")  # --persist values that keep no pool
 
 
 def interrupted(signum: int = 0, frame: object = None) -> None:
@@ -57,4 +58,4 @@ def _persisting(args: list[str]) -> bool:
             value = args[i + 1]
         elif arg.startswith("--persist="):
             value = arg.partition("=")[2]
-    return value.strip().lower() not in ("", "0", "off", "no", "false")
+    return value.strip().lower() not in NOT_KEPT

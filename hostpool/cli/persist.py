@@ -12,6 +12,7 @@ from typing import Annotated
 
 import typer
 
+from hostpool.cli.early import NOT_KEPT
 from hostpool.errors import UsageError
 from hostpool.output.table import plain_table
 from hostpool.persist import PoolStatus, pools, stop
@@ -33,7 +34,7 @@ _UNITS = {"": 1.0, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 
 def parse_duration(text: str | None) -> float | None:
     """Seconds, or None for no persistent pool ('0', 'off', '' or no flag)."""
-    if text is None or text.strip().lower() in ("", "0", "off", "no", "false"):
+    if text is None or text.strip().lower() in NOT_KEPT:
         return None
     match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*", text.lower())
     if match is None or float(match[1]) <= 0:

@@ -182,10 +182,7 @@ class ChannelProcess:
         self.channel.close()
 
     def kill(self) -> None:
-        """Tell the lifeline to stop the command, then drop the connection; losing the
-        connection alone reaches the lifeline too (sshd closes the command's stdin)."""
-        with contextlib.suppress(OSError, EOFError, paramiko.SSHException):
-            if not self.channel.closed and self.channel.send_ready():
-                self.channel.send(STOP)
-        self.channel.close()
+        """As ``stop``, then drop the connection; losing the connection alone reaches the
+        lifeline too (sshd closes the command's stdin)."""
+        self.stop()
         self._connector.close()

@@ -52,7 +52,6 @@ class SSHContext:
     """Per-process SSH state the pool initializer builds once and every task reuses."""
 
     options: SSHOptions
-    known: KnownHosts
     pkeys: dict[str, paramiko.PKey | str] = field(default_factory=dict)
     agent_keys: dict[str, tuple[paramiko.AgentKey, ...]] = field(default_factory=dict)
 
@@ -61,8 +60,8 @@ class SSHContext:
 
     @classmethod
     def load(cls, options: SSHOptions) -> SSHContext:
-        ctx = cls(options=options, known=KnownHosts())
-        ctx.known = ctx._current(options.known_hosts)
+        ctx = cls(options=options)
+        ctx._current(options.known_hosts)  # read once now, reread only when changed
         return ctx
 
     def _current(self, files: tuple[str, ...]) -> KnownHosts:
@@ -70,7 +69,7 @@ class SSHContext:
         one changed, so a key learnt by an earlier call or removed by the user counts for
         the next new connection, as it would for a fresh run."""
         stamp = _stamp(files or DEFAULT_FILES)
-        if self.stamps.get(files) != stamp or files not in self.files:
+        if self.stamps.get(files) != stamp:
             self.files[files] = KnownHosts.load(files)
             self.stamps[files] = stamp
         return self.files[files]
@@ -82,8 +81,7 @@ class SSHContext:
         if self.options.known_hosts or (
             settings.known_hosts is None and not settings.global_known_hosts
         ):
-            self.known = self._current(self.options.known_hosts)
-            return self.known, ""
+            return self._current(self.options.known_hosts), ""
         user_files = (
             settings.known_hosts if settings.known_hosts is not None else ("~/.ssh/known_hosts",)
         )

@@ -38,6 +38,7 @@ from hostpool.persist.protocol import (
     StopRequest,
     shareable,
 )
+from hostpool.pool import processes
 from hostpool.pool.ledger import RunPolicy
 from hostpool.pool.pool import (
     ActionLike,
@@ -323,15 +324,6 @@ def stop(name: str | None = None, wait: float = 20.0) -> list[PoolStatus]:
     stopped = [s for s in (_ask(p, StopRequest()) for p in paths) if s is not None]
     deadline = time.monotonic() + wait
     for status in stopped:
-        while _running(status.pid) and time.monotonic() < deadline:
+        while processes.pid_alive(status.pid) and time.monotonic() < deadline:
             time.sleep(0.05)
     return stopped
-
-
-def _running(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as fh:
-            state = fh.read().rsplit(b")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return False
-    return state != b"Z"

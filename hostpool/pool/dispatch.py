@@ -88,8 +88,7 @@ class Dispatcher:
 
     def worker_pids(self) -> list[int]:
         engine = self._engine
-        procs = getattr(engine.pool, "_pool", []) if engine is not None else []
-        return [proc.pid for proc in list(procs) if proc.pid]
+        return engine.pids() if engine is not None else []
 
     # -- the dispatcher thread ---------------------------------------------------------
     def _run(self) -> None:

@@ -62,13 +62,21 @@ class Workers:
         if self.cancels is not None:
             self.cancels.add(lo, hi)
 
+    def _standing(self) -> list[Any]:
+        """The pool's worker processes now (the pool replaces dead ones): local only."""
+        if not self.local:
+            return []
+        return list(cast(LanePool, self.pool)._pool)  # type: ignore[attr-defined]
+
+    def pids(self) -> list[int]:
+        return [proc.pid for proc in self._standing() if proc.pid]
+
     def troubled(self) -> str:
         """A worker died abnormally (the pool's handler thread removes and replaces it
         within 0.1 s, so every process seen is remembered) or is stopped (SIGSTOP)."""
         if not self.local or self._trouble:
             return self._trouble
-        standing = list(cast(LanePool, self.pool)._pool)  # type: ignore[attr-defined]
-        for proc in standing:
+        for proc in self._standing():
             if proc.pid:
                 self._seen[proc.pid] = proc
         for pid, proc in list(self._seen.items()):
@@ -98,8 +106,7 @@ class Workers:
             self.pool.join()
 
         if self.local:
-            standing = cast(LanePool, self.pool)._pool  # type: ignore[attr-defined]
-            processes.bounded_stop(stop, lambda: [p.pid for p in standing if p.pid])
+            processes.bounded_stop(stop, self.pids)
         else:
             stop()
         self._close_events()

@@ -106,9 +106,6 @@ class IdleConnections:
         for old in surplus:
             old.close()
 
-    def __len__(self) -> int:
-        return self._count
-
 
 @dataclass
 class WorkerState:
