@@ -1,7 +1,9 @@
 """The remote-stop wrapper (``worker.command.lifeline_script``: with stdin data and
-without; ``LIFELINE_DIRECT``, run by a POSIX login shell itself) under each POSIX shell
-it must run on: dash (Debian's sh), bash and busybox sh.  Run locally through pipes, exactly as
-sshd runs it: the wrapper's stdin is the lifeline, its own process group is the command's.
+without; ``LIFELINE_DIRECT``, run by a POSIX login shell itself; ``any_shell``, the line
+that lets an unknown login shell pick) under each POSIX shell it must run on: dash
+(Debian's sh), bash and busybox sh; and ``any_shell`` under fish, tcsh and zsh.  Run
+locally through pipes, exactly as sshd runs it: the wrapper's stdin is the lifeline, its own
+process group is the command's.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from hostpool.worker.command import LIFELINE_DIRECT, lifeline_script
+from hostpool.worker.command import LIFELINE_DIRECT, any_shell, lifeline_script
 from tests.procs import wait_for
 
 SHELLS = [
@@ -26,7 +28,9 @@ SHELLS = [
     pytest.param(["bash"], id="bash"),
     pytest.param(["busybox", "sh"], id="busybox"),
 ]
-FORMS = ["wrapped", "direct"]  # direct: a warm connection whose login shell is POSIX
+# direct: a warm connection whose login shell is POSIX; any: a cold one (the shell picks)
+FORMS = ["wrapped", "direct", "any"]
+OTHER_SHELLS = [pytest.param([sh], id=sh) for sh in ("fish", "tcsh", "zsh")]
 
 
 def start(
@@ -43,9 +47,10 @@ def start(
         with contextlib.suppress(FileExistsError):
             os.symlink(found, login)
     argv = [*shell, "-c", lifeline_script(len(data)), "hostpool", command, str(len(data))]
-    if form == "direct":
-        assert not data, "the direct form is for commands without stdin data"
-        argv = [*shell, "-c", LIFELINE_DIRECT + command]
+    if form != "wrapped":
+        assert not data, f"the {form} form is for commands without stdin data"
+        line = LIFELINE_DIRECT + command if form == "direct" else any_shell(command)
+        argv = [*shell, "-c", line]
     return subprocess.Popen(
         argv,
         env=dict(os.environ, SHELL=str(login)),
@@ -108,6 +113,17 @@ def test_ends_by_itself_with_its_status_streams_apart(
     assert (out, err, proc.returncode) == (b"out\n", b"err\n", 7)
 
 
+@pytest.mark.parametrize("form", FORMS)
+@pytest.mark.parametrize("shell", SHELLS)
+def test_a_command_that_waits_for_its_jobs_ends(
+    shell: list[str], form: str, tmp_path: Path
+) -> None:
+    """The watchdog is no job of the command's shell (``wait`` would wait for it)."""
+    proc = start(shell, "sleep 0.1 & wait; echo done", tmp=tmp_path, form=form)
+    out, _ = finish(proc)
+    assert (out, proc.returncode) == (b"done\n", 0)
+
+
 @pytest.mark.parametrize("shell", SHELLS)
 def test_stdin_data_arrives_exactly_and_then_ends(shell: list[str], tmp_path: Path) -> None:
     data = bytes(range(256)) * 300 + b"no newline at the end"
@@ -145,8 +161,8 @@ def test_a_daemon_the_command_started_survives_its_normal_end(
 @pytest.mark.parametrize("how", ["eof", "stop-byte"])
 @pytest.mark.parametrize(
     ("data", "form"),
-    [(b"", "wrapped"), (b"some input\n", "wrapped"), (b"", "direct")],
-    ids=["no-data", "data", "direct"],
+    [(b"", "wrapped"), (b"some input\n", "wrapped"), (b"", "direct"), (b"", "any")],
+    ids=["no-data", "data", "direct", "any"],
 )
 def test_losing_the_lifeline_stops_the_command_and_its_children(
     shell: list[str], how: str, data: bytes, form: str, tag: str, tmp_path: Path
@@ -181,3 +197,30 @@ def test_a_command_ignoring_term_is_killed_two_seconds_later(
     assert running(tag), "KILL came without the TERM grace"
     assert wait_for(lambda: not running(tag), timeout=5)
     proc.wait(timeout=10)
+
+
+@pytest.mark.parametrize("shell", OTHER_SHELLS)
+def test_any_shell_line_runs_under_a_shell_that_is_not_posix_sh(
+    shell: list[str], tmp_path: Path
+) -> None:
+    """Syntax all of them share: the command's status and output come through."""
+    proc = start(shell, "echo out; exit 7", tmp=tmp_path, form="any")
+    out, err = finish(proc)
+    assert (out, err, proc.returncode) == (b"out\n", b"", 7)
+
+
+@pytest.mark.parametrize("shell", OTHER_SHELLS)
+def test_any_shell_line_keeps_the_lifeline_under_a_shell_that_is_not_posix_sh(
+    shell: list[str], tag: str, tmp_path: Path
+) -> None:
+    """tcsh puts a background job in a process group of its own, out of the watchdog's
+    reach (as with the wrapped form before): there only the foreground is checked."""
+    jobs = 1 if shell == ["tcsh"] else 2
+    command = f"sleep {tag} & " * (jobs - 1) + f"sleep {tag}; echo never"
+    proc = start(shell, command, tmp=tmp_path, form="any")
+    assert proc.stdin is not None and proc.stdout is not None
+    assert wait_for(lambda: len(running(tag)) >= jobs, timeout=10), running(tag)
+    proc.stdin.close()
+    assert wait_for(lambda: not running(tag), timeout=5)
+    proc.wait(timeout=10)
+    assert b"never" not in proc.stdout.read()

@@ -185,15 +185,17 @@ def test_cancel_stops_one_call_and_keeps_the_pool(ssh_lab: SSHLab, tmp_path: Pat
 def test_warm_connections_learn_the_login_shell_and_start_one_shell(
     ssh_lab: SSHLab, tmp_path: Path
 ) -> None:
-    """The first command goes through ``sh`` and back to the login shell; once the probe
-    said the login shell is a POSIX one, the login shell runs the lifeline itself."""
+    """The first command's line lets the login shell pick its form (``any_shell``): a
+    POSIX one runs the lifeline itself; once the probe said so, the line is that form
+    alone.  Either way the command's shell is the session's first process."""
     targets = ssh_lab.targets(2)
     show = "tr '\\0' ' ' < /proc/$$/cmdline"
     with hostpool.Pool(ssh_lab.options(), forks=2, warm=True) as pool:
         first, second, third = (pool.map(show, targets) for _ in range(3))
     assert all(r.ok for r in (*first, *second, *third))
-    assert not any(b"exec 3<&0" in r.stdout for r in first)
-    assert all(b"exec 3<&0" in r.stdout for r in (*second, *third)), second.results
+    assert all(b'test -n "$status"' in r.stdout for r in first), first.results
+    assert all(b"exec 3<&0" in r.stdout for r in (*first, *second, *third))
+    assert not any(b"$status" in r.stdout for r in (*second, *third)), second.results
 
 
 def _session_of(tag: str) -> int:
