@@ -42,9 +42,10 @@ class SSHConnector:
 
     def probe_login_shell(self) -> None:
         """Ask for ``$SHELL`` on a channel of its own, while the first command runs: a
-        warm connection then wraps its later commands in one shell start instead of
-        three (``worker.command.LIFELINE_DIRECT``).  ``echo "$SHELL"`` reads the same in
-        csh and fish as in sh."""
+        warm connection then sends its later commands in the direct form alone
+        (``worker.command.LIFELINE_DIRECT``), without ``any_shell``'s test and ``eval``,
+        and zsh, which that test sends to the wrapped form, gets one shell start instead
+        of three.  ``echo "$SHELL"`` reads the same in csh and fish as in sh."""
         if self.login_shell is not None or self._probe is not None:
             return
         try:
